@@ -1,0 +1,39 @@
+# Shared target helpers: every library and test gets the same warnings and sanitizers.
+
+function(sandgate_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                           -Wno-sign-conversion -Wnon-virtual-dtor
+                                           -Wold-style-cast -Wnull-dereference)
+  if(SANDGATE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(SANDGATE_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+# sandgate_add_library(NAME SOURCES ... PUBLIC_DEPS ... PRIVATE_DEPS ...)
+function(sandgate_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  sandgate_target_defaults(${name})
+endfunction()
+
+# sandgate_add_test(NAME LABEL label SOURCES ... DEPS ...)
+# Integration tests find the binaries they drive through compile definitions, so a test never
+# runs a stale sandgate from PATH.
+function(sandgate_add_test name)
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  sandgate_target_defaults(${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+                       DISCOVERY_TIMEOUT 30)
+endfunction()
