@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string_view>
+
+namespace sandgate::pipelines {
+
+// The handoff socket (SOCK_SEQPACKET, one message per write) between the inner stage inside the
+// sandbox and the supervisor outside. The inner stage only ever uses write() and read() on it:
+// those are never filtered, so the exchange works after the seccomp filter is in place.
+//
+//   inner -> supervisor  "R"            ready: filter loaded, about to exec. The supervisor learns
+//                                       the sender's pid from SCM_CREDENTIALS (SO_PASSCRED) and
+//                                       opens a pidfd on it while the inner stage waits.
+//   inner -> supervisor  "F<reason>"    setup failed inside the sandbox (exit 125).
+//   supervisor -> inner  "A"            acknowledged: go ahead and exec.
+//
+// In probe mode the inner stage sends "R" and exits 0 without waiting.
+inline constexpr char kHandoffReady = 'R';
+inline constexpr char kHandoffFailed = 'F';
+inline constexpr char kHandoffAck = 'A';
+inline constexpr size_t kHandoffMaxMessage = 1024;
+
+}  // namespace sandgate::pipelines

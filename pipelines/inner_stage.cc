@@ -1,0 +1,142 @@
+#include "pipelines/inner_stage.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pipelines/handoff.h"
+#include "pipelines/sandbox_spec.h"
+#include "pipelines/seccomp_filter.h"
+
+namespace sandgate::pipelines {
+namespace {
+
+constexpr int kExitSetupFailed = 125;
+constexpr int kExitNotExecutable = 126;
+constexpr int kExitNotFound = 127;
+
+struct InnerArgs {
+  NetworkMode network = NetworkMode::kOff;
+  int handoff_fd = -1;
+  int stderr_fd = -1;
+  bool probe = false;
+  char** command = nullptr;  // null-terminated, points into argv
+};
+
+std::optional<int> ParseFd(std::string_view text) {
+  int fd = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), fd);
+  if (ec != std::errc() || end != text.data() + text.size() || fd < 0) return std::nullopt;
+  return fd;
+}
+
+std::optional<NetworkMode> ParseNetwork(std::string_view text) {
+  if (text == "off") return NetworkMode::kOff;
+  if (text == "approve") return NetworkMode::kApprove;
+  if (text == "on") return NetworkMode::kOn;
+  return std::nullopt;
+}
+
+// The format is written by BuildBwrapArgv only; anything else is a bug, not user input.
+std::optional<InnerArgs> ParseArgs(int argc, char** argv) {
+  InnerArgs args;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&](std::string_view prefix) -> std::optional<std::string_view> {
+      if (arg.substr(0, prefix.size()) != prefix) return std::nullopt;
+      return arg.substr(prefix.size());
+    };
+    if (arg == "--") {
+      if (i + 1 >= argc) return std::nullopt;
+      args.command = argv + i + 1;
+      break;
+    }
+    if (arg == "--probe") {
+      args.probe = true;
+    } else if (auto v = value("--network=")) {
+      auto mode = ParseNetwork(*v);
+      if (!mode) return std::nullopt;
+      args.network = *mode;
+    } else if (auto fd = value("--handoff-fd=")) {
+      auto n = ParseFd(*fd);
+      if (!n) return std::nullopt;
+      args.handoff_fd = *n;
+    } else if (auto fd2 = value("--stderr-fd=")) {
+      auto n = ParseFd(*fd2);
+      if (!n) return std::nullopt;
+      args.stderr_fd = *n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (args.handoff_fd < 0 || args.stderr_fd < 0 || (!args.probe && args.command == nullptr)) {
+    return std::nullopt;
+  }
+  return args;
+}
+
+int Fail(int handoff_fd, const std::string& reason) {
+  std::string message(1, kHandoffFailed);
+  message += reason.substr(0, kHandoffMaxMessage - 1);
+  if (handoff_fd < 0 || ::write(handoff_fd, message.data(), message.size()) < 0) {
+    std::fprintf(stderr, "sandgate: inner stage: %s\n", reason.c_str());
+  }
+  return kExitSetupFailed;
+}
+
+}  // namespace
+
+int RunInnerStage(int argc, char** argv) noexcept {
+  try {
+    auto args = ParseArgs(argc, argv);
+    if (!args) return Fail(-1, "malformed inner-stage arguments");
+    // Whatever happens next, the handoff socket must not reach the command.
+    ::fcntl(args->handoff_fd, F_SETFD, FD_CLOEXEC);
+
+    // bwrap sets no_new_privs too; setting it here makes the seccomp load below legal on its own
+    // and keeps setuid binaries powerless even if bwrap ever stops doing it.
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      return Fail(args->handoff_fd, std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
+    }
+    auto filter = BuildSeccompFilter(args->network);
+    if (!filter.Ok()) return Fail(args->handoff_fd, filter.Err().Message());
+    if (auto loaded = LoadSeccompFilter(filter.Value()); !loaded) {
+      return Fail(args->handoff_fd, loaded.Err().Message());
+    }
+
+    const char ready = kHandoffReady;
+    if (::write(args->handoff_fd, &ready, 1) != 1) return kExitSetupFailed;
+    if (args->probe) return 0;
+
+    // Wait until the supervisor holds a pidfd on us: only then may the pid be reused by no one
+    // else while it forwards signals to it.
+    char ack = 0;
+    ssize_t n;
+    do {
+      n = ::read(args->handoff_fd, &ack, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1 || ack != kHandoffAck) return kExitSetupFailed;  // supervisor gone
+    ::close(args->handoff_fd);
+
+    // From here on, errors belong to the command's stderr, not to bwrap's.
+    if (::dup2(args->stderr_fd, STDERR_FILENO) < 0) return kExitSetupFailed;
+    ::close(args->stderr_fd);
+
+    ::execvp(args->command[0], args->command);
+    int err = errno;
+    std::fprintf(stderr, "sandgate: cannot execute '%s': %s\n", args->command[0], std::strerror(err));
+    return err == ENOENT ? kExitNotFound : kExitNotExecutable;
+  } catch (...) {
+    return kExitSetupFailed;
+  }
+}
+
+}  // namespace sandgate::pipelines

@@ -1,0 +1,15 @@
+#pragma once
+
+namespace sandgate::pipelines {
+
+// Entry point of the hidden subcommand, run inside bwrap as
+//   sandgate __sandgate-inner --network=MODE --handoff-fd=N --stderr-fd=M (--probe | -- CMD...)
+// Sets no_new_privs, installs the seccomp filter, tells the supervisor it is ready, restores the
+// caller's stderr and execs the command. Never returns on success; returns the exit status
+// otherwise (125 setup failure, 126 not executable, 127 not found).
+//
+// Runs before anything else in main(): no logging setup, no allocations it can avoid, so that a
+// sandbox start costs as little as possible.
+int RunInnerStage(int argc, char** argv) noexcept;
+
+}  // namespace sandgate::pipelines

@@ -1,0 +1,186 @@
+#include "pipelines/protected_paths.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <optional>
+#include <system_error>
+
+#include "base/unique_fd.h"
+#include "pipelines/placeholders.h"
+
+namespace sandgate::pipelines {
+namespace fs = std::filesystem;
+namespace {
+
+// Git pointer and commondir files are a single short line; anything longer is not one.
+constexpr size_t kMaxPointerFileBytes = 4096;
+
+std::optional<std::string> ReadSmallFile(const fs::path& path) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  std::string data(kMaxPointerFileBytes + 1, '\0');
+  ssize_t n = ::read(fd.Get(), data.data(), data.size());
+  if (n < 0 || static_cast<size_t>(n) > kMaxPointerFileBytes) return std::nullopt;
+  data.resize(static_cast<size_t>(n));
+  return data;
+}
+
+std::string Trim(std::string s) {
+  const char* ws = " \t\r\n";
+  s.erase(s.find_last_not_of(ws) + 1);
+  s.erase(0, s.find_first_not_of(ws));
+  return s;
+}
+
+class Finder {
+ public:
+  explicit Finder(const std::vector<fs::path>& roots) : roots_(roots) {}
+
+  base::Status ProtectTopLevel(const fs::path& root) {
+    for (const char* name : kProtectedNames) {
+      fs::path p = root / name;
+      struct stat st {};
+      if (::lstat(p.c_str(), &st) != 0) {
+        if (errno != ENOENT) return base::ErrnoError("lstat(" + p.string() + ")");
+        Add(p, ProtectionKind::kBlockMissing, "missing " + std::string(name) + " in writable root");
+        continue;
+      }
+      if (S_ISLNK(st.st_mode)) return SymlinkError(p, root);
+      if (IsPlaceholder(st)) {
+        Add(p, ProtectionKind::kBlockMissing, "placeholder left by an earlier sandgate");
+        continue;
+      }
+      Add(p, ProtectionKind::kReadOnly, std::string(name) + " in writable root");
+      if (std::string_view(name) == ".git" && S_ISREG(st.st_mode)) {
+        if (auto status = ProtectGitPointer(p); !status) return status;
+      }
+    }
+    return base::Ok{};
+  }
+
+  std::vector<Protection> Take() && { return std::move(found_); }
+
+ private:
+  // A worktree or submodule has a `.git` file "gitdir: PATH"; the repository it names holds
+  // the hooks and config that would run outside the sandbox, so it is protected as well.
+  base::Status ProtectGitPointer(const fs::path& pointer) {
+    auto content = ReadSmallFile(pointer);
+    if (!content) return base::Ok{};
+    std::string text = Trim(*content);
+    constexpr std::string_view kPrefix = "gitdir:";
+    if (text.rfind(kPrefix, 0) != 0) return base::Ok{};
+    fs::path target = Trim(text.substr(kPrefix.size()));
+    if (target.empty()) return base::Ok{};
+    if (target.is_relative()) target = pointer.parent_path() / target;
+    auto gitdir = ProtectResolved(target.lexically_normal(), "gitdir of " + pointer.string());
+    if (!gitdir.Ok()) return gitdir.Err();
+    if (!gitdir.Value()) return base::Ok{};
+    // A linked worktree's gitdir shares hooks and config through `commondir`.
+    auto common = ReadSmallFile(*gitdir.Value() / "commondir");
+    if (!common) return base::Ok{};
+    fs::path common_dir = Trim(*common);
+    if (common_dir.empty()) return base::Ok{};
+    if (common_dir.is_relative()) common_dir = *gitdir.Value() / common_dir;
+    auto r = ProtectResolved(common_dir.lexically_normal(), "commondir of " + pointer.string());
+    if (!r.Ok()) return r.Err();
+    return base::Ok{};
+  }
+
+  // Walks `target` component by component. Symlinks outside the writable roots are followed
+  // (the command cannot change them); one inside a writable root is refused. Returns the real
+  // path when the target exists, nullopt when it does not.
+  base::Result<std::optional<fs::path>> ProtectResolved(const fs::path& target,
+                                                        const std::string& why) {
+    fs::path current = "/";
+    int links_followed = 0;
+    std::vector<fs::path> pending(std::next(target.begin()), target.end());
+    std::reverse(pending.begin(), pending.end());
+    while (!pending.empty()) {
+      fs::path component = pending.back();
+      pending.pop_back();
+      if (component.empty() || component == ".") continue;
+      if (component == "..") {
+        current = current.parent_path();
+        continue;
+      }
+      fs::path next = current / component;
+      struct stat st {};
+      if (::lstat(next.c_str(), &st) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) return base::ErrnoError("lstat(" + next.string() + ")");
+        // Outside the writable roots nothing can be created; inside, block the first missing
+        // component so the command cannot create the path.
+        if (IsWithinAny(next, roots_)) Add(next, ProtectionKind::kBlockMissing, why + " (missing)");
+        return std::optional<fs::path>{};
+      }
+      if (S_ISLNK(st.st_mode)) {
+        if (IsWithinAny(next, roots_)) return SymlinkError(next, RootOf(next));
+        if (++links_followed > 40) return base::Error{ELOOP, "resolving " + target.string()};
+        std::error_code ec;
+        fs::path link = fs::read_symlink(next, ec);
+        if (ec) return base::Error{ec.value(), "readlink(" + next.string() + ")"};
+        std::vector<fs::path> parts(link.begin(), link.end());
+        if (link.is_absolute()) {
+          current = "/";
+          parts.erase(parts.begin());
+        }
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending.push_back(*it);
+        continue;
+      }
+      current = next;
+    }
+    if (IsWithinAny(current, roots_)) Add(current, ProtectionKind::kReadOnly, why);
+    return std::optional<fs::path>{current};
+  }
+
+  fs::path RootOf(const fs::path& path) const {
+    for (const auto& root : roots_) {
+      if (IsWithinAny(path, {root})) return root;
+    }
+    return {};
+  }
+
+  static base::Error SymlinkError(const fs::path& link, const fs::path& root) {
+    return base::Error{0, link.string() + " is a symlink inside writable root " + root.string() +
+                              ": a protected path cannot be a link there (the command could "
+                              "replace it); replace the link with its target or make " +
+                              root.string() + " read-only"};
+  }
+
+  void Add(const fs::path& path, ProtectionKind kind, std::string why) {
+    for (const auto& p : found_) {
+      if (p.path == path) return;
+    }
+    found_.push_back(Protection{path, kind, std::move(why)});
+  }
+
+  const std::vector<fs::path>& roots_;
+  std::vector<Protection> found_;
+};
+
+}  // namespace
+
+bool IsWithinAny(const fs::path& path, const std::vector<fs::path>& roots) {
+  for (const auto& root : roots) {
+    auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+    // A trailing empty component ("/a/b/") matches anything.
+    if (root_end == root.end() || (std::next(root_end) == root.end() && root_end->empty())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path>& writable_roots) {
+  Finder finder(writable_roots);
+  for (const auto& root : writable_roots) {
+    if (auto status = finder.ProtectTopLevel(root); !status) return status.Err();
+  }
+  return std::move(finder).Take();
+}
+
+}  // namespace sandgate::pipelines

@@ -1,0 +1,113 @@
+#include "pipelines/seccomp_filter.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/unique_fd.h"
+
+namespace sandgate::pipelines {
+namespace {
+
+// libseccomp returns -errno; keep the rule that failed in the message.
+base::Status Check(int rc, const char* what) {
+  if (rc < 0) return base::Error{-rc, std::string("seccomp: ") + what};
+  return base::Ok{};
+}
+
+// Adds rules in order and keeps the first failure, so the rule list below reads as a list.
+class RuleList {
+ public:
+  explicit RuleList(scmp_filter_ctx ctx) : ctx_(ctx) {}
+
+  template <typename... Args>
+  void Add(uint32_t action, int syscall, const char* what, Args... conditions) {
+    if (!status_.Ok()) return;
+    int rc = seccomp_rule_add(ctx_, action, syscall, sizeof...(Args), conditions...);
+    status_ = Check(rc, what);
+  }
+  void SetBadArchAction(uint32_t action) {
+    if (status_.Ok()) status_ = Check(seccomp_attr_set(ctx_, SCMP_FLTATR_ACT_BADARCH, action), "bad-arch action");
+  }
+  [[nodiscard]] base::Status Status() const { return status_; }
+
+ private:
+  scmp_filter_ctx ctx_;
+  base::Status status_ = base::Ok{};
+};
+
+base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network) {
+  RuleList rules(ctx);
+  // Anything not of the native architecture is killed: the 32-bit entry points (int $0x80 on
+  // x86_64) have their own syscall numbers and would walk around every rule below. libseccomp
+  // also sends x32 calls (syscall number with bit 30 set) to this action on x86_64.
+  rules.SetBadArchAction(SCMP_ACT_KILL_PROCESS);
+
+  // io_uring performs connect/sendmsg/openat in the kernel without passing through this filter.
+  // ENOSYS (not EPERM) because that is what programs probe for to fall back to plain syscalls.
+  rules.Add(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), "io_uring_setup");
+  rules.Add(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_enter), "io_uring_enter");
+  rules.Add(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_register), "io_uring_register");
+
+  // A new user namespace would hand the command a full set of capabilities over its own
+  // namespaces. bwrap's --disable-userns already forbids it; this is the second wall.
+  const scmp_datum_t newuser = CLONE_NEWUSER;
+  rules.Add(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), "unshare",
+            SCMP_A0(SCMP_CMP_MASKED_EQ, newuser, newuser));
+  rules.Add(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), "clone",
+            SCMP_A0(SCMP_CMP_MASKED_EQ, newuser, newuser));
+  // clone3 takes its flags in a struct the filter cannot read. ENOSYS makes glibc and others
+  // fall back to clone, whose flags the rule above does see.
+  rules.Add(SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3");
+  // Joining another process's namespaces (for instance the host's network namespace through a
+  // leaked /proc/PID/ns/net) is never something a sandboxed command needs.
+  rules.Add(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), "setns");
+
+  if (network == NetworkMode::kOff) {
+    // Network off: only unix sockets (local IPC inside the sandbox) may be created. Every other
+    // family fails the way a missing permission would.
+    rules.Add(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), "socket",
+              SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX)));
+  }
+  return rules.Status();
+}
+
+}  // namespace
+
+base::Result<SeccompFilter> BuildSeccompFilter(NetworkMode network) {
+  SeccompFilter filter(seccomp_init(SCMP_ACT_ALLOW));
+  if (!filter) return base::Error{ENOMEM, "seccomp_init"};
+  if (auto s = AddRules(filter.get(), network); !s) return s.Err();
+  return filter;
+}
+
+base::Result<std::string> ExportFilterPfc(const SeccompFilter& filter) {
+  base::UniqueFd fd(::memfd_create("sandgate-pfc", MFD_CLOEXEC));
+  if (!fd) return base::ErrnoError("memfd_create");
+  if (auto s = Check(seccomp_export_pfc(filter.get(), fd.Get()), "export_pfc"); !s) return s.Err();
+  std::string out;
+  char buf[4096];
+  off_t offset = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd.Get(), buf, sizeof buf, offset);
+    if (n < 0) return base::ErrnoError("pread(pfc)");
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+  return out;
+}
+
+base::Status LoadSeccompFilter(const SeccompFilter& filter) {
+  // All threads of the caller must be covered; the inner stage is single-threaded, TSYNC makes
+  // that a checked fact instead of an assumption.
+  if (auto s = Check(seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1), "tsync"); !s) {
+    return s;
+  }
+  return Check(seccomp_load(filter.get()), "seccomp_load");
+}
+
+}  // namespace sandgate::pipelines

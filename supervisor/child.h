@@ -1,0 +1,74 @@
+#pragma once
+
+#include <uv.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "supervisor/uv_handle.h"
+
+namespace sandgate::supervisor {
+
+// How one bwrap run ended.
+struct ChildOutcome {
+  bool reached_inner = false;                // the inner stage reported "ready"
+  std::optional<std::string> inner_failure;  // setup failed inside the sandbox
+  int exit_code = 0;                         // of bwrap (which passes on the command's)
+  int term_signal = 0;                       // bwrap itself died of this signal
+  std::string bwrap_stderr_tail;             // last bytes bwrap wrote, to explain failures
+};
+
+// One bwrap process on a libuv loop: spawns it, answers the inner stage's handoff, forwards
+// SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command (or to bwrap before the command exists), reaps
+// bwrap through its pidfd, and reports once when bwrap is gone and its stderr is drained.
+//
+// Single-threaded: everything runs on the loop thread. The object must outlive the loop run;
+// Close() (also from the destructor) closes every handle, which the loop then frees.
+class SandboxChild {
+ public:
+  using FinishedCallback = std::function<void(const ChildOutcome&)>;
+
+  explicit SandboxChild(uv_loop_t* loop) : loop_(loop) {}
+  ~SandboxChild() { Close(); }
+  SandboxChild(const SandboxChild&) = delete;
+  SandboxChild& operator=(const SandboxChild&) = delete;
+
+  // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
+  // fails, the supervisor explains it in one line instead of bwrap's raw messages.
+  base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
+                     FinishedCallback on_finished);
+
+  // Sends `sig` to the command once it runs, to bwrap before that.
+  void ForwardSignal(int sig) noexcept;
+
+  void Close() noexcept;
+
+ private:
+  void OnBwrapExited() noexcept;
+  void OnHandoffReadable() noexcept;
+  void OnStderrData(ssize_t nread, const uv_buf_t* buf) noexcept;
+  void DrainHandoff() noexcept;
+  void MaybeFinish() noexcept;
+
+  uv_loop_t* loop_;
+  FinishedCallback on_finished_;
+  base::UniqueFd bwrap_pidfd_;
+  base::UniqueFd command_pidfd_;
+  base::UniqueFd handoff_;
+  UvHandle<uv_poll_t>* exit_poll_ = nullptr;
+  UvHandle<uv_poll_t>* handoff_poll_ = nullptr;
+  UvHandle<uv_pipe_t>* stderr_pipe_ = nullptr;
+  std::vector<UvHandle<uv_signal_t>*> signals_;
+  std::string held_stderr_;  // bwrap's output before "ready"
+  ChildOutcome outcome_;
+  bool exited_ = false;
+  bool stderr_done_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,172 @@
+#include "supervisor/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+namespace sandgate::supervisor {
+namespace fs = std::filesystem;
+namespace {
+
+// Thrown while validating parsed values; becomes exit 125 with this one line.
+struct UsageError {
+  std::string message;
+};
+
+struct RawOptions {
+  std::string cwd;
+  std::vector<std::string> writable_roots;
+  bool read_only = false;
+  std::string network = "approve";
+  std::string pipeline = "bwrap";
+  std::vector<std::string> config_overrides;  // -c KEY=VALUE
+  bool no_proc = false;
+  std::string bwrap;
+  std::string log_level = "warn";
+  std::vector<std::string> command;
+  // Parsed so that the interface of SPEC.md is recognised, refused until mediation exists.
+  std::vector<std::string> not_yet_supported;
+};
+
+const std::map<std::string, pipelines::NetworkMode> kNetworkModes = {
+    {"off", pipelines::NetworkMode::kOff},
+    {"approve", pipelines::NetworkMode::kApprove},
+    {"on", pipelines::NetworkMode::kOn}};
+
+void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
+  cmd.add_option("-C,--cwd", raw.cwd, "working directory of the command (default: current)");
+  cmd.add_option("-w,--writable-root", raw.writable_roots,
+                 "a directory the command may write (repeatable; default: the cwd and /tmp)");
+  cmd.add_flag("--read-only", raw.read_only, "no writable roots at all");
+  cmd.add_option("--network", raw.network, "off | approve | on (default approve)")
+      ->check(CLI::IsMember({"off", "approve", "on"}));
+  cmd.add_option("--pipeline", raw.pipeline, "bwrap | legacy (default bwrap)")
+      ->check(CLI::IsMember({"bwrap", "legacy"}));
+  cmd.add_option("-c", raw.config_overrides, "features.use_linux_sandbox_bwrap=true|false");
+  cmd.add_flag("--no-proc", raw.no_proc, "do not mount a fresh /proc");
+  cmd.add_option("--bwrap", raw.bwrap, "bubblewrap binary (env SANDGATE_BWRAP)");
+  cmd.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error (to stderr)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  for (const char* name : {"--allow", "--deny", "--route", "--policy", "--approvals",
+                           "--approval-timeout", "--proxy", "--dns-upstream", "--audit-log"}) {
+    cmd.add_option_function<std::vector<std::string>>(
+        name, [&raw, name](const std::vector<std::string>&) { raw.not_yet_supported.push_back(name); },
+        "network mediation option (not supported by this build yet)");
+  }
+  cmd.add_option("command", raw.command, "COMMAND [ARG...] after --")->required();
+}
+
+fs::path ExistingDirectory(const std::string& flag, const std::string& value) {
+  std::error_code ec;
+  fs::path canonical = fs::canonical(value, ec);
+  if (ec) throw UsageError{flag + " " + value + ": " + ec.message()};
+  if (!fs::is_directory(canonical, ec)) throw UsageError{flag + " " + value + ": not a directory"};
+  return canonical;
+}
+
+pipelines::Pipeline PipelineFrom(const RawOptions& raw, bool legacy_subcommand) {
+  pipelines::Pipeline pipeline =
+      raw.pipeline == "legacy" ? pipelines::Pipeline::kLegacy : pipelines::Pipeline::kBwrap;
+  for (const auto& kv : raw.config_overrides) {
+    constexpr std::string_view kKey = "features.use_linux_sandbox_bwrap=";
+    if (kv.rfind(kKey, 0) != 0) throw UsageError{"-c " + kv + ": unknown setting"};
+    std::string value = kv.substr(kKey.size());
+    if (value == "true") {
+      pipeline = pipelines::Pipeline::kBwrap;
+    } else if (value == "false") {
+      pipeline = pipelines::Pipeline::kLegacy;
+    } else {
+      throw UsageError{"-c " + kv + ": expected true or false"};
+    }
+  }
+  return legacy_subcommand ? pipelines::Pipeline::kLegacy : pipeline;
+}
+
+RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
+  if (!raw.not_yet_supported.empty()) {
+    throw UsageError{raw.not_yet_supported.front() +
+                     ": not supported by this build yet (network mediation is still being built)"};
+  }
+  RunConfig config;
+  auto& spec = config.sandbox;
+  spec.command = raw.command;
+  spec.network = kNetworkModes.at(raw.network);
+  spec.pipeline = PipelineFrom(raw, legacy_subcommand);
+  if (spec.pipeline == pipelines::Pipeline::kLegacy) {
+    throw UsageError{"the legacy Landlock pipeline is not available in this build yet; use --pipeline bwrap"};
+  }
+  spec.proc = raw.no_proc ? pipelines::ProcMount::kNone : pipelines::ProcMount::kFresh;
+  spec.cwd = ExistingDirectory("--cwd", raw.cwd.empty() ? fs::current_path().string() : raw.cwd);
+
+  if (raw.read_only && !raw.writable_roots.empty()) {
+    throw UsageError{"--read-only and --writable-root exclude each other"};
+  }
+  if (!raw.read_only) {
+    if (raw.writable_roots.empty()) {
+      spec.writable_roots = {spec.cwd, ExistingDirectory("--writable-root", "/tmp")};
+    }
+    for (const auto& root : raw.writable_roots) {
+      spec.writable_roots.push_back(ExistingDirectory("--writable-root", root));
+    }
+    for (const auto& root : spec.writable_roots) {
+      // bwrap mounts a fresh /dev and /proc after the binds; a root inside them would vanish.
+      for (const char* special : {"/dev", "/proc"}) {
+        auto [end, unused] = std::mismatch(fs::path(special).begin(), fs::path(special).end(),
+                                           root.begin(), root.end());
+        if (end == fs::path(special).end()) {
+          throw UsageError{"--writable-root " + root.string() + ": cannot be inside " + special};
+        }
+      }
+    }
+    std::sort(spec.writable_roots.begin(), spec.writable_roots.end());
+    spec.writable_roots.erase(std::unique(spec.writable_roots.begin(), spec.writable_roots.end()),
+                              spec.writable_roots.end());
+  }
+  if (!raw.bwrap.empty()) config.bwrap_path = raw.bwrap;
+  config.log_level = raw.log_level;
+  return config;
+}
+
+CliExit Usage(const std::string& message) {
+  return CliExit{125, "sandgate: " + message + "\n", true};
+}
+
+}  // namespace
+
+CliResult ParseCommandLine(int argc, const char* const* argv) {
+  CLI::App app{"sandgate: run a command in a sandbox whose network connections wait for approval",
+               "sandgate"};
+  app.set_version_flag("--version", "sandgate " SANDGATE_VERSION);
+  app.require_subcommand(1);
+  RawOptions run_options;
+  RawOptions legacy_options;
+  CLI::App* run = app.add_subcommand("run", "run COMMAND in a sandbox");
+  AddRunOptions(*run, run_options);
+  CLI::App* debug = app.add_subcommand("debug", "diagnostics");
+  debug->require_subcommand(1);
+  CLI::App* landlock = debug->add_subcommand("landlock", "same as run --pipeline legacy");
+  AddRunOptions(*landlock, legacy_options);
+  try {
+    app.parse(argc, argv);
+    if (run->parsed()) return ToRunConfig(run_options, false);
+    return ToRunConfig(legacy_options, true);
+  } catch (const CLI::CallForHelp&) {
+    CLI::App* which = run->parsed() ? run : landlock->parsed() ? landlock : &app;
+    return CliExit{0, which->help(), false};
+  } catch (const CLI::CallForVersion& e) {
+    return CliExit{0, std::string(e.what()) + "\n", false};
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty()) what = "invalid command line";
+    what.erase(std::remove(what.begin(), what.end(), '\n'), what.end());
+    return Usage(what + " (see sandgate run --help)");
+  } catch (const UsageError& e) {
+    return Usage(e.message);
+  } catch (const std::exception& e) {
+    return Usage(e.what());
+  }
+}
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <variant>
+
+#include "supervisor/run_config.h"
+
+namespace sandgate::supervisor {
+
+// The command line asked for output and an exit instead of a sandbox: --help, --version, or
+// an error (exit 125, one line on stderr).
+struct CliExit {
+  int code = 0;
+  std::string message;  // printed as is; ends with a newline
+  bool to_stderr = false;
+};
+
+using CliResult = std::variant<RunConfig, CliExit>;
+
+// Parses `sandgate run ...` / `sandgate debug landlock ...` into a RunConfig. Resolves the cwd
+// and writable roots against the filesystem (they must exist) so that everything after works on
+// canonical paths. Never throws.
+[[nodiscard]] CliResult ParseCommandLine(int argc, const char* const* argv);
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,111 @@
+#include "supervisor/spawn.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+
+extern char** environ;
+
+namespace sandgate::supervisor {
+namespace {
+
+// Source fds are first copied above this so that the dup2 calls in the child cannot overwrite a
+// source that happens to sit at one of the target numbers 2..4.
+constexpr int kFirstHighFd = 10;
+
+base::Result<base::UniqueFd> HighCopy(int fd) {
+  base::UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, kFirstHighFd));
+  if (!copy) return base::ErrnoError("fcntl(F_DUPFD_CLOEXEC, " + std::to_string(fd) + ")");
+  return copy;
+}
+
+[[noreturn]] void ChildAfterFork(const char* path, char* const* argv, pid_t parent, int err_fd,
+                                 int stderr_fd, int handoff_fd, int caller_stderr_fd) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
+
+  auto fail = [err_fd]() {
+    int err = errno;
+    ssize_t unused = ::write(err_fd, &err, sizeof err);
+    (void)unused;
+    _exit(127);
+  };
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail();
+  if (getppid() != parent) _exit(125);  // sandgate died before the line above
+  if (setpgid(0, 0) != 0) fail();
+  if (dup2(caller_stderr_fd, 4) < 0 || dup2(stderr_fd, 2) < 0 || dup2(handoff_fd, 3) < 0) fail();
+  if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail();
+  execve(path, argv, environ);
+  fail();
+  _exit(127);
+}
+
+}  // namespace
+
+base::Result<SpawnedProcess> SpawnBwrap(const std::filesystem::path& bwrap,
+                                        const std::vector<std::string>& args, const SpawnFds& fds) {
+  auto stderr_copy = HighCopy(fds.stderr_fd);
+  if (!stderr_copy.Ok()) return stderr_copy.Err();
+  auto handoff_copy = HighCopy(fds.handoff_fd);
+  if (!handoff_copy.Ok()) return handoff_copy.Err();
+  auto caller_stderr_copy = HighCopy(fds.caller_stderr_fd);
+  if (!caller_stderr_copy.Ok()) return caller_stderr_copy.Err();
+
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return base::ErrnoError("pipe2");
+  base::UniqueFd err_read(err_pipe[0]);
+  base::UniqueFd err_write(err_pipe[1]);
+
+  // Everything the child needs is built before fork: it must not allocate.
+  std::string path = bwrap.string();
+  std::vector<std::string> full_args = {path};
+  full_args.insert(full_args.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full_args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return base::ErrnoError("fork");
+  if (pid == 0) {
+    ChildAfterFork(path.c_str(), argv.data(), parent, err_write.Get(), stderr_copy->Get(),
+                   handoff_copy->Get(), caller_stderr_copy->Get());
+  }
+  err_write.Reset();
+
+  SpawnedProcess spawned;
+  spawned.pid = pid;
+  // The child is ours and not yet reaped, so the pid cannot have been reused.
+  spawned.pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  int pidfd_errno = errno;
+
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(err_read.Get(), &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof child_errno) {
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+    return base::Error{child_errno, "execve(" + path + ")"};
+  }
+  if (!spawned.pidfd) {
+    ::kill(pid, SIGKILL);
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
+    return base::Error{pidfd_errno, "pidfd_open(" + std::to_string(pid) + ")"};
+  }
+  return spawned;
+}
+
+}  // namespace sandgate::supervisor
