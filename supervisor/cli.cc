@@ -112,11 +112,11 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
     }
     for (const auto& root : spec.writable_roots) {
       // bwrap mounts a fresh /dev and /proc after the binds; a root inside them would vanish.
-      for (const char* special : {"/dev", "/proc"}) {
-        auto [end, unused] = std::mismatch(fs::path(special).begin(), fs::path(special).end(),
-                                           root.begin(), root.end());
-        if (end == fs::path(special).end()) {
-          throw UsageError{"--writable-root " + root.string() + ": cannot be inside " + special};
+      for (const fs::path special : {"/dev", "/proc"}) {
+        auto [end, unused] = std::mismatch(special.begin(), special.end(), root.begin(), root.end());
+        if (end == special.end()) {
+          throw UsageError{"--writable-root " + root.string() + ": cannot be inside " +
+                           special.string()};
         }
       }
     }
@@ -148,6 +148,10 @@ CliResult ParseCommandLine(int argc, const char* const* argv) {
   debug->require_subcommand(1);
   CLI::App* landlock = debug->add_subcommand("landlock", "same as run --pipeline legacy");
   AddRunOptions(*landlock, legacy_options);
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" &&
+      std::string_view(argv[1]) != "debug") {
+    return Usage(std::string("unknown subcommand '") + argv[1] + "' (expected run or debug landlock)");
+  }
   try {
     app.parse(argc, argv);
     if (run->parsed()) return ToRunConfig(run_options, false);

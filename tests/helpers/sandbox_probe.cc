@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
     if (fd >= 0 && write(fd, "x", 1) != 1) fd = -1;
     return Report(fd);
   }
+  if (cmd == "link") return Report(link(arg(2), arg(3)));
+  if (cmd == "write-fd") return Report(static_cast<int>(write(std::atoi(arg(2)), "x", 1)));
   if (cmd == "mkdir") return Report(mkdir(arg(2), 0755));
   if (cmd == "symlink") return Report(symlink(arg(2), arg(3)));
   if (cmd == "rename") return Report(rename(arg(2), arg(3)));

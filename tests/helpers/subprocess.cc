@@ -17,7 +17,25 @@ namespace sandgate::testing {
 std::string SandgateBinary() { return SANDGATE_TEST_SANDGATE; }
 std::string ProbeBinary() { return SANDGATE_TEST_PROBE; }
 
-RunResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
+RunResult RunProbe(const std::vector<std::string>& sandgate_options,
+                   const std::vector<std::string>& probe_args, const RunOptions& options) {
+  std::vector<std::string> argv = {SandgateBinary(), "run"};
+  argv.insert(argv.end(), sandgate_options.begin(), sandgate_options.end());
+  argv.push_back("--");
+  argv.push_back(ProbeBinary());
+  argv.insert(argv.end(), probe_args.begin(), probe_args.end());
+  return RunCommand(argv, options);
+}
+
+bool SandboxesWork(std::string* why) {
+  static const RunResult probe = RunCommand({SandgateBinary(), "run", "--network", "off", "--", "/bin/true"});
+  if (probe.exit_code == 0) return true;
+  *why = "sandgate cannot start a sandbox here (exit " + std::to_string(probe.exit_code) +
+         "): " + probe.err;
+  return false;
+}
+
+RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& options) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
@@ -46,6 +64,7 @@ RunResult Run(const std::vector<std::string>& argv, const RunOptions& options) {
     dup2(devnull, 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
+    for (int fd : options.inherit_fds) fcntl(fd, F_SETFD, 0);
     if (options.cwd && chdir(options.cwd->c_str()) != 0) _exit(120);
     execve(cargv[0], cargv.data(), envp.data());
     _exit(121);

@@ -25,13 +25,21 @@ struct RunOptions {
   // signal forwarding only after the sandboxed command said it is ready.
   int signal = 0;
   std::string signal_when_output;
+  std::vector<int> inherit_fds;  // left open (without CLOEXEC) in the child at the same number
 };
 
 // Runs argv (no shell) with stdin from /dev/null and captures stdout and stderr.
-RunResult Run(const std::vector<std::string>& argv, const RunOptions& options = {});
+RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& options = {});
 
 // The sandgate binary and the probe built with this test suite (paths come from CMake).
 std::string SandgateBinary();
 std::string ProbeBinary();
+
+// `sandgate run OPTIONS -- sandbox_probe PROBE_ARGS...`
+RunResult RunProbe(const std::vector<std::string>& sandgate_options,
+                   const std::vector<std::string>& probe_args, const RunOptions& options = {});
+
+// True when this machine can run bubblewrap sandboxes at all (tests skip with a reason if not).
+bool SandboxesWork(std::string* why);
 
 }  // namespace sandgate::testing

@@ -1,0 +1,90 @@
+// The filesystem view of a sandbox: read-only root, writable roots, protected paths.
+#include <gmock/gmock.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "tests/helpers/sandbox_fixture.h"
+
+namespace sandgate::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+class FilesystemTest : public SandboxTest {
+ protected:
+  // Runs the probe with `root` as cwd and only writable root.
+  RunResult Probe(const std::vector<std::string>& args) {
+    return RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string()},
+                    args);
+  }
+  TempDir root_;
+};
+
+TEST_F(FilesystemTest, WritesInsideAWritableRootSucceed) {
+  auto r = Probe({"write", (root_ / "file.txt").string()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(ReadFile(root_ / "file.txt"), "x");
+}
+
+TEST_F(FilesystemTest, ReadOnlyModeHasNoWritableRoot) {
+  auto r = RunProbe({"--network", "off", "--read-only", "-C", root_.Path().string()},
+                    {"write", (root_ / "f").string()});
+  EXPECT_EQ(r.out, "err EROFS\n");
+}
+
+TEST_F(FilesystemTest, DefaultWritableRootsAreCwdAndTmp) {
+  auto r = RunProbe({"--network", "off", "-C", root_.Path().string()}, {"write", "/tmp/sandgate-default-root-probe"});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  fs::remove("/tmp/sandgate-default-root-probe");
+  EXPECT_EQ(RunProbe({"--network", "off", "-C", root_.Path().string()}, {"write", (root_ / "f").string()}).out,
+            "ok\n");
+}
+
+TEST_F(FilesystemTest, WorktreeGitdirTargetCannotBeModified) {
+  TempDir main_repo;
+  fs::create_directories(main_repo / ".git/worktrees/wt");
+  WriteFile(main_repo / ".git/worktrees/wt/HEAD", "ref: refs/heads/wt\n");
+  WriteFile(main_repo / ".git/worktrees/wt/commondir", "../..\n");
+  WriteFile(root_ / ".git", "gitdir: " + (main_repo / ".git/worktrees/wt").string() + "\n");
+  // Both the worktree and the main checkout are writable: the gitdir and commondir must not be.
+  auto r = RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string(),
+                     "-w", main_repo.Path().string()},
+                    {"write", (main_repo / ".git/worktrees/wt/HEAD").string()});
+  EXPECT_EQ(r.out, "err EROFS\n") << r.err;
+  r = RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string(), "-w",
+                (main_repo / ".git/worktrees").string()},
+               {"write", (main_repo / ".git/worktrees/wt/HEAD").string()});
+  EXPECT_EQ(r.out, "err EROFS\n") << r.err;
+  EXPECT_EQ(Probe({"write", (root_ / ".git").string()}).out, "err EROFS\n");
+  EXPECT_EQ(ReadFile(main_repo / ".git/worktrees/wt/HEAD"), "ref: refs/heads/wt\n");
+  // Other files of the main checkout stay writable.
+  r = RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string(), "-w",
+                main_repo.Path().string()},
+               {"write", (main_repo / "README").string()});
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST_F(FilesystemTest, NestedWritableRootKeepsItsOwnProtection) {
+  fs::create_directories(root_ / "sub/.git");
+  auto r = RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string(),
+                     "-w", (root_ / "sub").string()},
+                    {"write", (root_ / "sub/.git/config").string()});
+  EXPECT_EQ(r.out, "err EROFS\n");
+  r = RunProbe({"--network", "off", "-C", root_.Path().string(), "-w", root_.Path().string(), "-w",
+                (root_ / "sub").string()},
+               {"write", (root_ / "sub/file").string()});
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST_F(FilesystemTest, PlaceholderLeftByAKilledRunIsCleanedUp) {
+  WriteFile(root_ / ".codex", "");
+  fs::permissions(root_ / ".codex", fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  // /dev/null is bound there read-only and without device access.
+  EXPECT_EQ(Probe({"write", (root_ / ".codex").string()}).out, "err EACCES\n");
+  EXPECT_FALSE(fs::exists(root_ / ".codex"));
+}
+
+}  // namespace
+}  // namespace sandgate::testing

@@ -1,0 +1,71 @@
+// What the command can reach besides files: capabilities, namespaces, network, kernel interfaces.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "base/unique_fd.h"
+#include "tests/helpers/sandbox_fixture.h"
+
+namespace sandgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+using IsolationTest = SandboxTest;
+
+// A TCP listener on the host's loopback that counts the connections it accepts.
+class HostListener {
+ public:
+  HostListener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (bind(fd_.Get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(fd_.Get(), 16) != 0 ||
+        getsockname(fd_.Get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+    }
+    port_ = ntohs(sa.sin_port);
+  }
+  [[nodiscard]] std::string Port() const { return std::to_string(port_); }
+
+ private:
+  base::UniqueFd fd_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(IsolationTest, CommandHasNoCapabilities) {
+  auto r = RunProbe({"--network", "off"}, {"capeff"});
+  EXPECT_EQ(r.out, "0000000000000000\n") << r.err;
+}
+
+TEST_F(IsolationTest, CommandRunsInItsOwnPidNamespace) {
+  auto r = RunProbe({"--network", "off"}, {"pid"});
+  // bwrap's init is pid 1 of the namespace and the command its first child.
+  EXPECT_EQ(r.out, "2\n") << r.err;
+  auto all = RunCommand({SandgateBinary(), "run", "--network", "off", "--", "/bin/ls", "/proc"});
+  EXPECT_THAT(all.out, ::testing::Not(HasSubstr("\n" + std::to_string(getpid()) + "\n")));
+}
+
+TEST_F(IsolationTest, NetworkOnReachesAHostListener) {
+  HostListener listener;
+  auto r = RunProbe({"--network", "on"}, {"connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
+TEST_F(IsolationTest, NetworkOffAndApproveDoNotReachAHostListener) {
+  HostListener listener;
+  EXPECT_EQ(RunProbe({"--network", "off"}, {"connect", "127.0.0.1", listener.Port()}).out,
+            "err EPERM\n");
+  // Approve mode without mediation yet: an empty network namespace, nothing outside reachable.
+  EXPECT_EQ(RunProbe({"--network", "approve"}, {"connect", "127.0.0.1", listener.Port()}).out,
+            "err ECONNREFUSED\n");
+}
+
+}  // namespace
+}  // namespace sandgate::testing

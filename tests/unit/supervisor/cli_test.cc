@@ -1,0 +1,132 @@
+#include "supervisor/cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/helpers/temp_dir.h"
+
+namespace sandgate::supervisor {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+CliResult Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "sandgate");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+RunConfig ParseOk(std::vector<std::string> args) {
+  auto result = Parse(std::move(args));
+  if (auto* exit = std::get_if<CliExit>(&result)) {
+    ADD_FAILURE() << "unexpected exit: " << exit->message;
+    return {};
+  }
+  return std::get<RunConfig>(result);
+}
+
+// A bad command line: exit 125, exactly one line on stderr naming the problem.
+std::string ParseError(std::vector<std::string> args) {
+  auto result = Parse(std::move(args));
+  auto* exit = std::get_if<CliExit>(&result);
+  if (exit == nullptr) {
+    ADD_FAILURE() << "expected an error";
+    return "";
+  }
+  EXPECT_EQ(exit->code, 125);
+  EXPECT_TRUE(exit->to_stderr);
+  EXPECT_THAT(exit->message, StartsWith("sandgate: "));
+  EXPECT_EQ(std::count(exit->message.begin(), exit->message.end(), '\n'), 1) << exit->message;
+  return exit->message;
+}
+
+TEST(CliTest, DefaultsAreCwdAndTmpWritableApproveBwrap) {
+  testing::TempDir dir;
+  auto config = ParseOk({"run", "-C", dir.Path().string(), "--", "echo", "hi"});
+  EXPECT_THAT(config.sandbox.command, ElementsAre("echo", "hi"));
+  EXPECT_EQ(config.sandbox.cwd, dir.Path());
+  EXPECT_THAT(config.sandbox.writable_roots, ElementsAre(fs::path("/tmp"), dir.Path()));
+  EXPECT_EQ(config.sandbox.network, pipelines::NetworkMode::kApprove);
+  EXPECT_EQ(config.sandbox.pipeline, pipelines::Pipeline::kBwrap);
+  EXPECT_EQ(config.sandbox.proc, pipelines::ProcMount::kFresh);
+  EXPECT_FALSE(config.bwrap_path.has_value());
+}
+
+TEST(CliTest, WritableRootsAreCanonicalAndDeduplicated) {
+  testing::TempDir dir;
+  fs::create_directory(dir / "a");
+  fs::create_directory_symlink(dir / "a", dir / "link");
+  auto config = ParseOk({"run", "-w", (dir / "a").string(), "--writable-root",
+                         (dir / "link").string(), "-w", (dir / "a/../a").string(), "--", "true"});
+  EXPECT_THAT(config.sandbox.writable_roots, ElementsAre(dir / "a"));
+}
+
+TEST(CliTest, ReadOnlyMeansNoWritableRoots) {
+  auto config = ParseOk({"run", "--read-only", "--", "true"});
+  EXPECT_TRUE(config.sandbox.writable_roots.empty());
+}
+
+TEST(CliTest, NetworkModesAndFlags) {
+  auto config = ParseOk({"run", "--network", "off", "--no-proc", "--bwrap", "/opt/bwrap",
+                         "--log-level", "debug", "--", "true"});
+  EXPECT_EQ(config.sandbox.network, pipelines::NetworkMode::kOff);
+  EXPECT_EQ(config.sandbox.proc, pipelines::ProcMount::kNone);
+  EXPECT_EQ(config.bwrap_path, "/opt/bwrap");
+  EXPECT_EQ(config.log_level, "debug");
+  EXPECT_EQ(ParseOk({"run", "--network", "on", "--", "true"}).sandbox.network,
+            pipelines::NetworkMode::kOn);
+}
+
+TEST(CliTest, CommandKeepsItsOwnDashedArguments) {
+  auto config = ParseOk({"run", "--", "ls", "-la", "--color", "--network"});
+  EXPECT_THAT(config.sandbox.command, ElementsAre("ls", "-la", "--color", "--network"));
+}
+
+TEST(CliTest, Errors) {
+  EXPECT_THAT(ParseError({"run", "--network", "maybe", "--", "true"}), HasSubstr("--network"));
+  EXPECT_THAT(ParseError({"run", "--bogus", "--", "true"}), HasSubstr("--bogus"));
+  EXPECT_THAT(ParseError({"run"}), HasSubstr("command"));
+  EXPECT_THAT(ParseError({"run", "-w", "/nonexistent/dir", "--", "true"}),
+              HasSubstr("--writable-root /nonexistent/dir"));
+  EXPECT_THAT(ParseError({"run", "-C", "/etc/passwd", "--", "true"}), HasSubstr("not a directory"));
+  EXPECT_THAT(ParseError({"run", "--read-only", "-w", "/tmp", "--", "true"}),
+              HasSubstr("exclude each other"));
+  EXPECT_THAT(ParseError({"run", "-w", "/proc", "--", "true"}), HasSubstr("inside /proc"));
+  EXPECT_THAT(ParseError({"run", "-w", "/dev/shm", "--", "true"}), HasSubstr("inside /dev"));
+  EXPECT_THAT(ParseError({"run", "-c", "features.other=true", "--", "true"}),
+              HasSubstr("unknown setting"));
+  EXPECT_THAT(ParseError({"run", "-c", "features.use_linux_sandbox_bwrap=maybe", "--", "true"}),
+              HasSubstr("true or false"));
+  EXPECT_THAT(ParseError({"frobnicate"}), HasSubstr("frobnicate"));
+  EXPECT_THAT(ParseError({}), HasSubstr("subcommand"));
+}
+
+TEST(CliTest, MediationOptionsAreRefusedUntilSupported) {
+  EXPECT_THAT(ParseError({"run", "--allow", "github.com", "--", "true"}),
+              HasSubstr("--allow: not supported by this build yet"));
+  EXPECT_THAT(ParseError({"run", "--proxy", "http://p:3128", "--", "true"}), HasSubstr("--proxy"));
+}
+
+TEST(CliTest, LegacyPipelineIsRefusedWithAClearReason) {
+  EXPECT_THAT(ParseError({"run", "--pipeline", "legacy", "--", "true"}), HasSubstr("legacy"));
+  EXPECT_THAT(ParseError({"run", "-c", "features.use_linux_sandbox_bwrap=false", "--", "true"}),
+              HasSubstr("legacy"));
+  EXPECT_THAT(ParseError({"debug", "landlock", "--", "true"}), HasSubstr("legacy"));
+}
+
+TEST(CliTest, HelpAndVersionExitZeroOnStdout) {
+  auto version = std::get<CliExit>(Parse({"--version"}));
+  EXPECT_EQ(version.code, 0);
+  EXPECT_FALSE(version.to_stderr);
+  EXPECT_THAT(version.message, StartsWith("sandgate "));
+  auto help = std::get<CliExit>(Parse({"run", "--help"}));
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.message, HasSubstr("--writable-root"));
+}
+
+}  // namespace
+}  // namespace sandgate::supervisor
