@@ -3,7 +3,7 @@
 function(sandgate_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
                                            -Wno-sign-conversion -Wnon-virtual-dtor
-                                           -Wold-style-cast -Wnull-dereference)
+                                           -Wold-style-cast)
   if(SANDGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

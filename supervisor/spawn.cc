@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <pthread.h>
+
 #include <csignal>
 
 extern char** environ;
@@ -25,14 +27,15 @@ base::Result<base::UniqueFd> HighCopy(int fd) {
   return copy;
 }
 
+// Runs in the vfork child: raw system calls only, no allocation, no return.
 [[noreturn]] void ChildAfterFork(const char* path, char* const* argv, pid_t parent, int err_fd,
                                  int stderr_fd, int handoff_fd, int caller_stderr_fd) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
 
   auto fail = [err_fd]() {
     int err = errno;
@@ -74,13 +77,22 @@ base::Result<SpawnedProcess> SpawnBwrap(const std::filesystem::path& bwrap,
   for (auto& a : full_args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // vfork: the child borrows our memory until it execs, so no page tables are copied (a plain
+  // fork of the supervisor measured several milliseconds of a ~4 ms sandbox start). All signals
+  // stay blocked across it so that no handler of ours runs on the shared stack; the child resets
+  // dispositions before unblocking (its handler table is its own: no CLONE_SIGHAND).
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return base::ErrnoError("fork");
+  pid_t pid = ::vfork();
   if (pid == 0) {
     ChildAfterFork(path.c_str(), argv.data(), parent, err_write.Get(), stderr_copy->Get(),
                    handoff_copy->Get(), caller_stderr_copy->Get());
   }
+  int vfork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) return base::Error{vfork_errno, "vfork"};
   err_write.Reset();
 
   SpawnedProcess spawned;

@@ -23,10 +23,10 @@ struct SpawnedProcess {
   base::UniqueFd pidfd;  // readable when the process exits; reaped with waitid(P_PIDFD)
 };
 
-// fork + execve of bwrap with exactly fds 0-4 (everything else is closed on exec, so no fd the
+// vfork + execve of bwrap with exactly fds 0-4 (everything else is closed on exec, so no fd the
 // caller leaked to sandgate reaches the sandbox), in its own process group (terminal signals
 // reach sandgate, which forwards them to the command), with a parent-death signal so that bwrap
-// and with it the sandbox die when sandgate does. Between fork and exec only async-signal-safe
+// and with it the sandbox die when sandgate does. Between vfork and exec only async-signal-safe
 // calls; an exec failure comes back through a CLOEXEC pipe.
 [[nodiscard]] base::Result<SpawnedProcess> SpawnBwrap(const std::filesystem::path& bwrap,
                                                       const std::vector<std::string>& args,
