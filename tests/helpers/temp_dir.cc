@@ -1,6 +1,7 @@
 #include "tests/helpers/temp_dir.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -28,10 +29,18 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-void WriteFile(const std::filesystem::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+void WriteFile(const std::filesystem::path& path, std::string_view content, unsigned mode) {
+  std::filesystem::create_directories(path.parent_path());
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  }
+  if (::chmod(path.c_str(), mode) != 0) throw std::runtime_error("cannot chmod " + path.string());
+}
+
+void WriteScript(const std::filesystem::path& path, std::string_view body) {
+  WriteFile(path, "#!/bin/sh\n" + std::string(body), 0755);
 }
 
 std::string ReadFile(const std::filesystem::path& path) {

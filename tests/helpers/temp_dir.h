@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace sandgate::testing {
 
@@ -21,7 +22,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-void WriteFile(const std::filesystem::path& path, const std::string& content);
+// Writes `content` (creating parent directories) and sets `mode`. The stream is closed before
+// returning: executing a file still open for writing fails with ETXTBSY.
+void WriteFile(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
+// A shell script that pretends to be some program.
+void WriteScript(const std::filesystem::path& path, std::string_view body);
 [[nodiscard]] std::string ReadFile(const std::filesystem::path& path);
 
 }  // namespace sandgate::testing

@@ -4,15 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/unit/bubblewrap/temp_dir.h"
+#include "tests/helpers/temp_dir.h"
 
 namespace sandgate::bubblewrap {
 namespace {
 
 namespace fs = std::filesystem;
-using testutil::TempDir;
-using testutil::WriteFile;
-using testutil::WriteScript;
+using testing::TempDir;
+using testing::WriteFile;
+using testing::WriteScript;
 
 constexpr std::string_view kNotFound =
     "bubblewrap (bwrap) not found on PATH: install the Debian package 'bubblewrap' "

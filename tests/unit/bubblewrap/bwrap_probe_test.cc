@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "tests/unit/bubblewrap/bwrap_samples.h"
-#include "tests/unit/bubblewrap/temp_dir.h"
+#include "tests/helpers/temp_dir.h"
 #include "vendor/bubblewrap/run_capture.h"
 
 namespace sandgate::bubblewrap {
@@ -13,8 +13,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testutil::TempDir;
-using testutil::WriteScript;
+using testing::TempDir;
+using testing::WriteScript;
 using namespace std::chrono_literals;
 
 constexpr const char* kSystemBwrap = "/usr/bin/bwrap";

@@ -6,15 +6,15 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "tests/unit/bubblewrap/temp_dir.h"
+#include "tests/helpers/temp_dir.h"
 
 namespace sandgate::bubblewrap {
 namespace {
 
 using ::testing::HasSubstr;
-using testutil::TempDir;
-using testutil::WriteFile;
-using testutil::WriteScript;
+using testing::TempDir;
+using testing::WriteFile;
+using testing::WriteScript;
 using namespace std::chrono_literals;
 
 constexpr std::chrono::milliseconds kGenerous = 10s;

@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/unit/bubblewrap/temp_dir.h"
+#include "tests/helpers/temp_dir.h"
 
 namespace sandgate::bubblewrap {
 namespace {
 
 namespace fs = std::filesystem;
-using testutil::TempDir;
-using testutil::WriteFile;
+using testing::TempDir;
+using testing::WriteFile;
 
 constexpr uid_t kRoot = 0;
 constexpr uid_t kUser = 1000;
