@@ -8,11 +8,15 @@ namespace sandgate::pipelines {
 // sandbox and the supervisor outside. The inner stage only ever uses write() and read() on it:
 // those are never filtered, so the exchange works after the seccomp filter is in place.
 //
-//   inner -> supervisor  "R"            ready: filter loaded, about to exec. The supervisor learns
+//   inner -> supervisor  "R" or "R<n>"  ready: filter loaded, about to exec. The supervisor learns
 //                                       the sender's pid from SCM_CREDENTIALS (SO_PASSCRED) and
-//                                       opens a pidfd on it while the inner stage waits.
+//                                       opens a pidfd on it while the inner stage waits. <n> is
+//                                       the fd number of the seccomp listener (mode approve),
+//                                       which the supervisor copies out with pidfd_getfd: passing
+//                                       it with SCM_RIGHTS would need sendmsg, which the filter
+//                                       holds for a supervisor that has no listener yet.
 //   inner -> supervisor  "F<reason>"    setup failed inside the sandbox (exit 125).
-//   supervisor -> inner  "A"            acknowledged: go ahead and exec.
+//   supervisor -> inner  "A"            acknowledged: go ahead (close the listener) and exec.
 //
 // In probe mode the inner stage sends "R" and exits 0 without waiting.
 inline constexpr char kHandoffReady = 'R';

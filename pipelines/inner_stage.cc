@@ -112,12 +112,21 @@ int RunInnerStage(int argc, char** argv) noexcept {
       return Fail(args->handoff_fd, loaded.Err().Message());
     }
 
-    const char ready = kHandoffReady;
-    if (::write(args->handoff_fd, &ready, 1) != 1) return kExitSetupFailed;
+    // The listener must never stay with the command: it could answer its own notifications.
+    int listener = -1;
+    if (args->network == NetworkMode::kApprove) {
+      listener = seccomp_notify_fd(filter.Value().get());
+      if (listener < 0) return Fail(args->handoff_fd, "seccomp listener missing after load");
+    }
+    std::string ready(1, kHandoffReady);
+    if (listener >= 0) ready += std::to_string(listener);
+    if (::write(args->handoff_fd, ready.data(), ready.size()) != static_cast<ssize_t>(ready.size())) {
+      return kExitSetupFailed;
+    }
     if (args->probe) return 0;
 
-    // Wait until the supervisor holds a pidfd on us: only then may the pid be reused by no one
-    // else while it forwards signals to it.
+    // Wait until the supervisor holds a pidfd on us (only then is the pid it signals surely ours)
+    // and, in mode approve, its own copy of the listener.
     char ack = 0;
     ssize_t n;
     do {
@@ -125,6 +134,7 @@ int RunInnerStage(int argc, char** argv) noexcept {
     } while (n < 0 && errno == EINTR);
     if (n != 1 || ack != kHandoffAck) return kExitSetupFailed;  // supervisor gone
     ::close(args->handoff_fd);
+    if (listener >= 0) ::close(listener);
 
     // From here on, errors belong to the command's stderr, not to bwrap's.
     if (::dup2(args->stderr_fd, STDERR_FILENO) < 0) return kExitSetupFailed;

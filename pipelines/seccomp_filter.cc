@@ -66,6 +66,21 @@ base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network) {
   // leaked /proc/PID/ns/net) is never something a sandboxed command needs.
   rules.Add(SCMP_ACT_ERRNO(EPERM), SCMP_SYS(setns), "setns");
 
+  if (network == NetworkMode::kApprove) {
+    // Every connect waits in the kernel until the supervisor decides: the filter cannot tell a
+    // loopback connect inside the sandbox from one that needs approval (the address is behind a
+    // pointer), and it cannot read the socket's family either.
+    rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect");
+    // A datagram (or TCP Fast Open) with an explicit destination is a connection attempt of its
+    // own. sendto's destination pointer is an argument the filter sees: only non-null ones wait.
+    rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(sendto), "sendto",
+              SCMP_A4(SCMP_CMP_NE, static_cast<scmp_datum_t>(0)));
+    // sendmsg/sendmmsg hide the destination inside a struct: all of them wait, and the supervisor
+    // lets the ones without a destination continue.
+    rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg");
+    rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(sendmmsg), "sendmmsg");
+  }
+
   if (network == NetworkMode::kOff) {
     // Network off: only unix sockets (local IPC inside the sandbox) may be created. Every other
     // family fails the way a missing permission would.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <csignal>
 #include <cstring>
 
@@ -47,8 +48,10 @@ SandboxChild* OwnerOf(T* handle) {
 }  // namespace
 
 base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
-                                 const std::vector<std::string>& args, FinishedCallback on_finished) {
+                                 const std::vector<std::string>& args, FinishedCallback on_finished,
+                                 ListenerCallback on_listener) {
   on_finished_ = std::move(on_finished);
+  on_listener_ = std::move(on_listener);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return base::ErrnoError("socketpair(handoff)");
@@ -130,6 +133,10 @@ void SandboxChild::ForwardSignal(int sig) noexcept {
   }
 }
 
+void SandboxChild::Kill() noexcept {
+  if (bwrap_pidfd_ && !exited_) PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
+}
+
 void SandboxChild::OnBwrapExited() noexcept {
   siginfo_t info{};
   if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(bwrap_pidfd_.Get()), &info,
@@ -179,9 +186,6 @@ void SandboxChild::DrainHandoff() noexcept {
       spdlog::warn("unexpected handoff message from the inner stage ignored");
       continue;
     }
-    outcome_.reached_inner = true;
-    WriteAll(STDERR_FILENO, held_stderr_.data(), held_stderr_.size());
-    held_stderr_.clear();
     pid_t pid = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
@@ -190,12 +194,44 @@ void SandboxChild::DrainHandoff() noexcept {
         pid = cred.pid;
       }
     }
-    // The inner stage waits for our answer, so `pid` is alive and still the inner stage.
-    if (pid > 0) command_pidfd_.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (!command_pidfd_) spdlog::warn("pidfd_open(command pid {}): {}", pid, std::strerror(errno));
-    const char ack = pipelines::kHandoffAck;
-    WriteAll(handoff_.Get(), &ack, 1);
+    OnReady(message.substr(1), pid);
   }
+}
+
+void SandboxChild::OnReady(std::string_view listener_fd, pid_t pid) noexcept {
+  outcome_.reached_inner = true;
+  WriteAll(STDERR_FILENO, held_stderr_.data(), held_stderr_.size());
+  held_stderr_.clear();
+  // The inner stage waits for our answer, so `pid` is alive and still the inner stage.
+  if (pid > 0) command_pidfd_.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!command_pidfd_) {
+    int err = errno;
+    if (!listener_fd.empty()) {
+      return Abort(std::string("pidfd_open(inner stage): ") + std::strerror(err));
+    }
+    spdlog::warn("pidfd_open(command pid {}): {}", pid, std::strerror(err));
+  }
+  if (!listener_fd.empty()) {
+    int remote = -1;
+    auto [end, ec] = std::from_chars(listener_fd.data(), listener_fd.data() + listener_fd.size(), remote);
+    if (ec != std::errc() || end != listener_fd.data() + listener_fd.size()) {
+      return Abort("malformed ready message from the inner stage");
+    }
+    base::UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, command_pidfd_.Get(), remote, 0)));
+    if (!listener) {
+      return Abort(std::string("pidfd_getfd(seccomp listener): ") + std::strerror(errno));
+    }
+    if (on_listener_) on_listener_(std::move(listener));
+  }
+  const char ack = pipelines::kHandoffAck;
+  WriteAll(handoff_.Get(), &ack, 1);
+}
+
+// Setup cannot be completed safely (e.g. without the listener nothing could be mediated): the
+// command must not start. Killing bwrap takes the whole sandbox with it.
+void SandboxChild::Abort(std::string reason) noexcept {
+  outcome_.inner_failure = std::move(reason);
+  if (bwrap_pidfd_ && !exited_) PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
 }
 
 void SandboxChild::OnStderrData(ssize_t nread, const uv_buf_t* buf) noexcept {

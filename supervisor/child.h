@@ -32,6 +32,8 @@ struct ChildOutcome {
 class SandboxChild {
  public:
   using FinishedCallback = std::function<void(const ChildOutcome&)>;
+  // Mode approve: the seccomp listener, copied out of the inner stage before it may exec.
+  using ListenerCallback = std::function<void(base::UniqueFd listener)>;
 
   explicit SandboxChild(uv_loop_t* loop) : loop_(loop) {}
   ~SandboxChild() { Close(); }
@@ -41,10 +43,12 @@ class SandboxChild {
   // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
   // fails, the supervisor explains it in one line instead of bwrap's raw messages.
   base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
-                     FinishedCallback on_finished);
+                     FinishedCallback on_finished, ListenerCallback on_listener = {});
 
   // Sends `sig` to the command once it runs, to bwrap before that.
   void ForwardSignal(int sig) noexcept;
+  // Ends the whole sandbox now (SIGKILL to bwrap, whose pid namespace takes everything along).
+  void Kill() noexcept;
 
   void Close() noexcept;
 
@@ -53,10 +57,14 @@ class SandboxChild {
   void OnHandoffReadable() noexcept;
   void OnStderrData(ssize_t nread, const uv_buf_t* buf) noexcept;
   void DrainHandoff() noexcept;
+  // Handles "R[<fd>]": pidfd on the command, listener copy, then the go-ahead.
+  void OnReady(std::string_view listener_fd, pid_t pid) noexcept;
+  void Abort(std::string reason) noexcept;
   void MaybeFinish() noexcept;
 
   uv_loop_t* loop_;
   FinishedCallback on_finished_;
+  ListenerCallback on_listener_;
   base::UniqueFd bwrap_pidfd_;
   base::UniqueFd command_pidfd_;
   base::UniqueFd handoff_;

@@ -26,7 +26,11 @@ struct RawOptions {
   std::string bwrap;
   std::string log_level = "warn";
   std::vector<std::string> command;
-  // Parsed so that the interface of SPEC.md is recognised, refused until mediation exists.
+  approvals::RuleTexts rules;
+  std::string approvals;
+  long approval_timeout = 120;
+  std::string audit_log;
+  // Parsed so that the interface of SPEC.md is recognised, refused until they are built.
   std::vector<std::string> not_yet_supported;
 };
 
@@ -49,11 +53,17 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   cmd.add_option("--bwrap", raw.bwrap, "bubblewrap binary (env SANDGATE_BWRAP)");
   cmd.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error (to stderr)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  for (const char* name : {"--allow", "--deny", "--route", "--policy", "--approvals",
-                           "--approval-timeout", "--proxy", "--dns-upstream", "--audit-log"}) {
+  cmd.add_option("--allow", raw.rules.allow, "allow connections matching RULE (repeatable)");
+  cmd.add_option("--deny", raw.rules.deny, "deny connections matching RULE (repeatable)");
+  cmd.add_option("--route", raw.rules.route, "route connections matching RULE via --proxy");
+  cmd.add_option("--approvals", raw.approvals, "stdio | fd:N | auto-deny | replay:FILE");
+  cmd.add_option("--approval-timeout", raw.approval_timeout,
+                 "decline an unanswered request after SECONDS (0: wait forever; default 120)");
+  cmd.add_option("--audit-log", raw.audit_log, "append one JSON line per mediated attempt");
+  for (const char* name : {"--policy", "--proxy", "--dns-upstream"}) {
     cmd.add_option_function<std::vector<std::string>>(
         name, [&raw, name](const std::vector<std::string>&) { raw.not_yet_supported.push_back(name); },
-        "network mediation option (not supported by this build yet)");
+        "(not supported by this build yet)");
   }
   cmd.add_option("command", raw.command, "COMMAND [ARG...] after --")->required();
 }
@@ -84,10 +94,33 @@ pipelines::Pipeline PipelineFrom(const RawOptions& raw, bool legacy_subcommand) 
   return legacy_subcommand ? pipelines::Pipeline::kLegacy : pipeline;
 }
 
+void ParseApprovals(const std::string& text, RunConfig& config) {
+  if (text.empty() || text == "auto-deny") {
+    // SPEC's default is `tty` on a terminal; until the terminal prompt exists, nobody is asked.
+    config.approvals = ApprovalsMode::kAutoDeny;
+  } else if (text == "stdio") {
+    config.approvals = ApprovalsMode::kStdio;
+  } else if (text.rfind("fd:", 0) == 0) {
+    char* end = nullptr;
+    long fd = std::strtol(text.c_str() + 3, &end, 10);
+    if (text.size() == 3 || *end != '\0' || fd < 0 || fd > 1 << 20) {
+      throw UsageError{"--approvals " + text + ": expected fd:N with N a file descriptor number"};
+    }
+    config.approvals = ApprovalsMode::kFd;
+    config.approvals_fd = static_cast<int>(fd);
+  } else if (text.rfind("replay:", 0) == 0 && text.size() > 7) {
+    config.approvals = ApprovalsMode::kReplay;
+    config.replay_file = text.substr(7);
+  } else if (text == "tty") {
+    throw UsageError{"--approvals tty: the terminal prompt is not supported by this build yet"};
+  } else {
+    throw UsageError{"--approvals " + text + ": expected stdio, fd:N, tty, auto-deny or replay:FILE"};
+  }
+}
+
 RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   if (!raw.not_yet_supported.empty()) {
-    throw UsageError{raw.not_yet_supported.front() +
-                     ": not supported by this build yet (network mediation is still being built)"};
+    throw UsageError{raw.not_yet_supported.front() + ": not supported by this build yet"};
   }
   RunConfig config;
   auto& spec = config.sandbox;
@@ -125,6 +158,16 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
                               spec.writable_roots.end());
   }
   if (!raw.bwrap.empty()) config.bwrap_path = raw.bwrap;
+  auto rules = approvals::ParseRuleLists(raw.rules);
+  if (auto* error = std::get_if<approvals::RuleError>(&rules)) throw UsageError{error->message};
+  config.rules = std::get<approvals::RuleLists>(std::move(rules));
+  if (!config.rules.route.empty()) {
+    throw UsageError{"--route: routing through a proxy is not supported by this build yet"};
+  }
+  ParseApprovals(raw.approvals, config);
+  if (raw.approval_timeout < 0) throw UsageError{"--approval-timeout: must be 0 or more seconds"};
+  config.approval_timeout = std::chrono::seconds(raw.approval_timeout);
+  if (!raw.audit_log.empty()) config.audit_log = raw.audit_log;
   config.log_level = raw.log_level;
   return config;
 }

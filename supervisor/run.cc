@@ -6,12 +6,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <optional>
+#include <sstream>
 
 #include "pipelines/bwrap_argv.h"
 #include "pipelines/placeholders.h"
 #include "pipelines/protected_paths.h"
+#include "supervisor/approver.h"
+#include "supervisor/audit_log.h"
 #include "supervisor/child.h"
+#include "supervisor/mediator.h"
+#include "supervisor/replay_approver.h"
 #include "supervisor/exit_status.h"
 #include "vendor/bubblewrap/bwrap_diagnosis.h"
 #include "vendor/bubblewrap/bwrap_locator.h"
@@ -22,22 +29,61 @@ namespace sandgate::supervisor {
 namespace fs = std::filesystem;
 namespace {
 
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 int Fail(const std::string& reason) {
   std::fprintf(stderr, "sandgate: %s\n", reason.c_str());
   return kExitSandgateFailed;
 }
 
+// What mode approve needs around a bwrap run; outlives the run (session memory, replay script).
+struct Mediation {
+  approvals::Engine* engine = nullptr;
+  Approver* approver = nullptr;
+  AuditLog* audit = nullptr;
+  MediatorOptions options;
+};
+
 // One bwrap run on a private loop. The loop must end with every handle closed.
-base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv) {
+base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
+                                   Mediation* mediation) {
   uv_loop_t loop;
   if (int rc = uv_loop_init(&loop); rc != 0) return base::Error{-rc, "uv_loop_init"};
   std::optional<ChildOutcome> outcome;
   base::Status started = base::Ok{};
   {
     SandboxChild child(&loop);
-    started = child.Start(bwrap, argv, [&outcome](const ChildOutcome& o) { outcome = o; });
+    std::unique_ptr<Mediator> mediator;
+    if (mediation != nullptr) {
+      mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *mediation->approver,
+                                            mediation->audit, mediation->options,
+                                            [&child] { child.Kill(); });
+    }
+    started = child.Start(
+        bwrap, argv,
+        [&outcome, &mediator](const ChildOutcome& o) {
+          outcome = o;
+          if (mediator) mediator->Close();
+        },
+        [&mediator, &child](base::UniqueFd listener) {
+          base::Status attached = mediator ? mediator->Attach(std::move(listener))
+                                           : base::Status(base::Error{0, "no mediator"});
+          if (!attached) {
+            // Without a listener nothing could be answered: the sandbox must not run.
+            spdlog::error("cannot mediate: {}", attached.Err().Message());
+            child.Kill();
+          }
+        });
     if (started.Ok()) uv_run(&loop, UV_RUN_DEFAULT);
+    if (mediator) mediator->Close();
   }
+  CloseAllHandles(&loop);
   uv_run(&loop, UV_RUN_DEFAULT);  // lets the close callbacks free the handles
   if (int rc = uv_loop_close(&loop); rc != 0) spdlog::error("uv_loop_close: {}", uv_strerror(rc));
   if (!started.Ok()) return started.Err();
@@ -58,11 +104,42 @@ std::string ExplainSetupFailure(const fs::path& bwrap, const ChildOutcome& outco
 
 int RunSandbox(const RunConfig& config) {
   pipelines::SandboxSpec spec = config.sandbox;
+  approvals::Engine engine{approvals::RuleSet{}};
+  engine.UpdatePolicy(config.rules);
+  std::unique_ptr<Approver> approver;
+  ReplayApprover* replay = nullptr;
+  std::optional<AuditLog> audit;
+  Mediation mediation;
   if (spec.network == pipelines::NetworkMode::kApprove) {
-    spdlog::warn(
-        "--network approve: connection mediation is not built yet; the command gets an empty "
-        "network namespace (its own loopback only) and every other connection fails");
+    switch (config.approvals) {
+      case ApprovalsMode::kAutoDeny:
+        approver = std::make_unique<AutoDenyApprover>();
+        break;
+      case ApprovalsMode::kReplay: {
+        auto content = ReadWholeFile(config.replay_file);
+        if (!content) return Fail("--approvals replay:" + config.replay_file + ": cannot read it");
+        auto script = approvals::ReplayApprover::Parse(*content);
+        if (auto* error = std::get_if<approvals::ReplayError>(&script)) {
+          return Fail("--approvals replay:" + config.replay_file + ": " + error->message);
+        }
+        auto owned = std::make_unique<ReplayApprover>(std::get<approvals::ReplayApprover>(std::move(script)));
+        replay = owned.get();
+        approver = std::move(owned);
+        break;
+      }
+      case ApprovalsMode::kStdio:
+      case ApprovalsMode::kFd:
+        return Fail("--approvals stdio/fd:N: the JSON-RPC controller is not supported by this build yet");
+    }
+    if (config.audit_log) {
+      auto opened = AuditLog::Open(*config.audit_log);
+      if (!opened.Ok()) return Fail(opened.Err().Message());
+      audit.emplace(std::move(opened.Value()));
+    }
+    mediation = Mediation{&engine, approver.get(), audit ? &*audit : nullptr,
+                          MediatorOptions{config.approval_timeout}};
   }
+  Mediation* mediated = approver ? &mediation : nullptr;
 
   auto bwrap = bubblewrap::LocateBwrap(config.bwrap_path, std::getenv("SANDGATE_BWRAP"),
                                        std::getenv("PATH"));
@@ -84,27 +161,38 @@ int RunSandbox(const RunConfig& config) {
   const pipelines::InnerStageLaunch inner{self, pipelines::kBwrapHandoffFd,
                                           pipelines::kBwrapStderrFd};
 
-  auto outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner));
+  auto outcome =
+      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), mediated);
   if (!outcome.Ok()) return Fail(outcome.Err().Message());
 
   if (!outcome->reached_inner && !outcome->inner_failure && spec.proc == pipelines::ProcMount::kFresh) {
     // Restrictive containers forbid a fresh /proc. Whether that is what failed is settled by a
     // probe without it rather than by matching bwrap's wording.
     spec.proc = pipelines::ProcMount::kNone;
-    auto probe = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
-                                                                 pipelines::InnerAction::kProbe));
+    auto probe = RunOnce(bwrap.Value(),
+                         pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
+                                                   pipelines::InnerAction::kProbe),
+                         mediated);
     if (probe.Ok() && probe->reached_inner && probe->exit_code == 0) {
       std::fprintf(stderr,
                    "sandgate: mounting a fresh /proc failed; running without it (as with "
                    "--no-proc)\n");
-      outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner));
+      outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner),
+                        mediated);
       if (!outcome.Ok()) return Fail(outcome.Err().Message());
     }
   }
   if (!outcome->reached_inner || outcome->inner_failure) {
     return Fail(ExplainSetupFailure(bwrap.Value(), outcome.Value()));
   }
-  return ExitCodeFromWaitStatus(outcome->exit_code, outcome->term_signal);
+  const int status = ExitCodeFromWaitStatus(outcome->exit_code, outcome->term_signal);
+  if (replay != nullptr) {
+    // One line of JSON on stderr; a script that did not play out exactly fails the run unless
+    // the command itself already did.
+    std::fprintf(stderr, "%s\n", replay->script().Summary().dump().c_str());
+    if (replay->script().Failed() && status == 0) return kExitSandgateFailed;
+  }
+  return status;
 }
 
 }  // namespace sandgate::supervisor

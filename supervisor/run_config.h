@@ -1,11 +1,16 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
+#include "approvals/policy.h"
 #include "pipelines/sandbox_spec.h"
 
 namespace sandgate::supervisor {
+
+// Who answers approval requests (--approvals).
+enum class ApprovalsMode { kAutoDeny, kReplay, kStdio, kFd };
 
 // Everything one `sandgate run` was asked to do: the sandbox itself plus how the supervisor
 // around it behaves. Filled by the command line (and later the policy file).
@@ -13,6 +18,13 @@ struct RunConfig {
   pipelines::SandboxSpec sandbox;
   std::optional<std::string> bwrap_path;  // --bwrap; SANDGATE_BWRAP and PATH are looked at later
   std::string log_level = "warn";
+
+  approvals::RuleLists rules;  // --allow/--deny/--route, already parsed
+  ApprovalsMode approvals = ApprovalsMode::kAutoDeny;
+  std::string replay_file;  // kReplay
+  int approvals_fd = -1;    // kFd
+  std::chrono::seconds approval_timeout{120};
+  std::optional<std::string> audit_log;
 };
 
 }  // namespace sandgate::supervisor

@@ -62,9 +62,11 @@ TEST_F(IsolationTest, NetworkOffAndApproveDoNotReachAHostListener) {
   HostListener listener;
   EXPECT_EQ(RunProbe({"--network", "off"}, {"connect", "127.0.0.1", listener.Port()}).out,
             "err EPERM\n");
-  // Approve mode without mediation yet: an empty network namespace, nothing outside reachable.
-  EXPECT_EQ(RunProbe({"--network", "approve"}, {"connect", "127.0.0.1", listener.Port()}).out,
-            "err ECONNREFUSED\n");
+  // Approve mode with nobody to ask (auto-deny): held, then refused.
+  EXPECT_EQ(RunProbe({"--network", "approve", "--approvals", "auto-deny"},
+                     {"connect", "127.0.0.1", listener.Port()})
+                .out,
+            "err EPERM\n");
 }
 
 }  // namespace

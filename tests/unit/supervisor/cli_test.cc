@@ -105,10 +105,31 @@ TEST(CliTest, Errors) {
   EXPECT_THAT(ParseError({}), HasSubstr("subcommand"));
 }
 
-TEST(CliTest, MediationOptionsAreRefusedUntilSupported) {
-  EXPECT_THAT(ParseError({"run", "--allow", "github.com", "--", "true"}),
-              HasSubstr("--allow: not supported by this build yet"));
-  EXPECT_THAT(ParseError({"run", "--proxy", "http://p:3128", "--", "true"}), HasSubstr("--proxy"));
+TEST(CliTest, MediationOptions) {
+  testing::TempDir dir;
+  auto config = ParseOk({"run", "--allow", "github.com:443", "--allow", "10.0.0.0/8", "--deny",
+                         "evil.example", "--approvals", "replay:/x/y.jsonl", "--approval-timeout",
+                         "5", "--audit-log", (dir / "audit").string(), "--", "true"});
+  EXPECT_EQ(config.rules.allow.size(), 2u);
+  EXPECT_EQ(config.rules.deny.size(), 1u);
+  EXPECT_EQ(config.approvals, ApprovalsMode::kReplay);
+  EXPECT_EQ(config.replay_file, "/x/y.jsonl");
+  EXPECT_EQ(config.approval_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config.audit_log, (dir / "audit").string());
+  EXPECT_EQ(ParseOk({"run", "--approvals", "fd:7", "--", "true"}).approvals_fd, 7);
+  EXPECT_EQ(ParseOk({"run", "--", "true"}).approvals, ApprovalsMode::kAutoDeny);
+}
+
+TEST(CliTest, MediationOptionErrors) {
+  EXPECT_THAT(ParseError({"run", "--allow", "*", "--", "true"}), HasSubstr("*"));
+  EXPECT_THAT(ParseError({"run", "--allow", "github.com:0", "--", "true"}), HasSubstr("github.com:0"));
+  EXPECT_THAT(ParseError({"run", "--approvals", "maybe", "--", "true"}), HasSubstr("--approvals maybe"));
+  EXPECT_THAT(ParseError({"run", "--approvals", "fd:x", "--", "true"}), HasSubstr("fd:N"));
+  EXPECT_THAT(ParseError({"run", "--approval-timeout", "-1", "--", "true"}),
+              HasSubstr("--approval-timeout"));
+  EXPECT_THAT(ParseError({"run", "--proxy", "http://p:3128", "--", "true"}),
+              HasSubstr("--proxy: not supported by this build yet"));
+  EXPECT_THAT(ParseError({"run", "--route", "github.com", "--", "true"}), HasSubstr("--route"));
 }
 
 TEST(CliTest, LegacyPipelineIsRefusedWithAClearReason) {

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "approvals/destination.h"
+#include "approvals/rule.h"
+
+namespace sandgate::approvals {
+
+// The three kinds of rule; SPEC precedence is deny > route > allow.
+enum class RuleAction { kAllow, kDeny, kRoute };
+
+[[nodiscard]] std::string_view RuleActionName(RuleAction action);
+
+// Rules grouped by kind, in the order they were added.
+class RuleSet {
+ public:
+  // A rule equal to one already in the list is not added again (session memory would otherwise
+  // grow with every repeated acceptForSession of the same destination).
+  void Add(RuleAction action, Rule rule);
+  // The first rule of `action` that matches, or nullptr.
+  [[nodiscard]] const Rule* FindMatch(RuleAction action, const Destination& destination) const;
+  [[nodiscard]] std::span<const Rule> rules(RuleAction action) const;
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  std::array<std::vector<Rule>, 3> lists_;
+};
+
+// Rule lists as they arrive from the CLI, a policy file or policy/update.
+struct RuleTexts {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  std::vector<std::string> route;
+};
+
+struct RuleLists {
+  std::vector<Rule> allow;
+  std::vector<Rule> deny;
+  std::vector<Rule> route;
+};
+
+// All or nothing: the first invalid rule is the error and nothing is returned, so a policy is
+// never half applied.
+[[nodiscard]] std::variant<RuleLists, RuleError> ParseRuleLists(const RuleTexts& texts);
+
+enum class Verdict { kAllow, kDeny, kRoute, kAsk };
+// Where the winning rule came from.
+enum class RuleOrigin { kPolicy, kSession };
+
+struct PolicyDecision {
+  Verdict verdict = Verdict::kAsk;
+  // Meaningful only when a rule matched (verdict != kAsk).
+  RuleOrigin source = RuleOrigin::kPolicy;
+  // Canonical text of the winning rule; nullopt for kAsk.
+  std::optional<std::string> rule;
+
+  friend bool operator==(const PolicyDecision&, const PolicyDecision&) = default;
+};
+
+enum class AmendmentAction { kAllow, kDeny };
+
+// The exact rule session memory stores for a destination: its host if known, else its address
+// (the one a connect actually reaches), else its unix path or abstract name; plus its port and
+// protocol. nullopt when the destination names nothing to remember.
+[[nodiscard]] std::optional<Rule> ExactRuleFor(const Destination& destination);
+
+// The decision engine: the static policy (CLI, policy file, policy/update) and the session
+// memory (acceptForSession, declineForSession, applyNetworkPolicyAmendment). Precedence is by
+// kind across both sets: a session deny beats a policy allow and a policy deny beats a session
+// allow. Not thread-safe; the supervisor uses it from its loop thread only.
+class Engine {
+ public:
+  Engine() = default;
+  explicit Engine(RuleSet policy) : policy_(std::move(policy)) {}
+
+  [[nodiscard]] PolicyDecision Decide(const Destination& destination) const;
+
+  // Remember ExactRuleFor(destination) as a session allow / deny. False when there was nothing
+  // to remember.
+  bool AcceptForSession(const Destination& destination);
+  bool DeclineForSession(const Destination& destination);
+  // applyNetworkPolicyAmendment: a rule for the rest of the session.
+  void ApplyAmendment(Rule rule, AmendmentAction action);
+  // policy/update: adds to the static policy.
+  void UpdatePolicy(RuleLists lists);
+
+  [[nodiscard]] const RuleSet& policy() const { return policy_; }
+  [[nodiscard]] const RuleSet& session() const { return session_; }
+
+ private:
+  RuleSet policy_;
+  RuleSet session_;
+};
+
+}  // namespace sandgate::approvals

@@ -1,0 +1,652 @@
+#include "supervisor/mediator.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "approvals/protocol.h"
+#include "supervisor/sandbox_netns.h"
+#include "supervisor/target_process.h"
+
+namespace sandgate::supervisor {
+namespace {
+
+using approvals::Decision;
+using approvals::DecisionSource;
+using Clock = std::chrono::steady_clock;
+
+// Largest datagram sandgate sends on a command's behalf (the UDP maximum payload).
+constexpr std::size_t kMaxDatagram = 65507;
+
+int PidfdGetfd(int pidfd, int fd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
+
+std::optional<std::pair<dev_t, ino_t>> InodeOf(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return std::make_pair(st.st_dev, st.st_ino);
+}
+
+// FD_CLOEXEC of the command's fd (fd flags are per fd, so our copy cannot tell).
+bool TargetFdCloexec(pid_t pid, int fd) {
+  std::string path = "/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd);
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) return false;
+  char line[128];
+  unsigned long flags = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "flags: %lo", &flags) == 1) break;
+  }
+  std::fclose(f);
+  return (flags & O_CLOEXEC) != 0;
+}
+
+// Address and port of an inet sockaddr; nullopt for other families.
+std::optional<std::pair<approvals::Address, std::uint16_t>> InetEndpoint(const sockaddr_storage& sa,
+                                                                         socklen_t len) {
+  if (sa.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(sa);
+    approvals::Address::V4Bytes bytes;
+    std::memcpy(bytes.data(), &in.sin_addr, 4);
+    return std::make_pair(approvals::Address::FromV4(bytes), ntohs(in.sin_port));
+  }
+  if (sa.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
+    approvals::Address::V6Bytes bytes;
+    std::memcpy(bytes.data(), &in6.sin6_addr, 16);
+    return std::make_pair(approvals::Address::FromV6(bytes), ntohs(in6.sin6_port));
+  }
+  return std::nullopt;
+}
+
+// The unix socket a sockaddr_un names, for records (connects to them are refused for now).
+approvals::Destination UnixDestination(const sockaddr_storage& sa, socklen_t len) {
+  approvals::Destination d;
+  d.protocol = approvals::Protocol::kUnix;
+  const auto& un = reinterpret_cast<const sockaddr_un&>(sa);
+  std::size_t path_len = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+  path_len = std::min(path_len, sizeof un.sun_path);
+  if (path_len > 0 && un.sun_path[0] == '\0') {
+    d.unix_abstract = std::string(un.sun_path + 1, path_len - 1);
+  } else if (path_len > 0) {
+    d.unix_path = std::string(un.sun_path, strnlen(un.sun_path, path_len));
+  }
+  return d;
+}
+
+}  // namespace
+
+struct Mediator::ExitWatch {
+  Mediator* mediator;
+  pid_t pid;
+};
+
+struct Mediator::Process {
+  base::UniqueFd pidfd;
+  UvHandle<uv_poll_t>* exit_poll = nullptr;
+};
+
+struct Mediator::Request {
+  RequestId id = 0;
+  Kind kind = Kind::kConnect;
+  Notification notification;
+  pid_t pid = 0;  // thread group
+  int fd = -1;    // the command's fd number
+  base::UniqueFd socket;  // our copy of the command's socket
+  SocketShape shape;
+  bool host_socket = false;  // a socket sandgate itself created and installed earlier
+  sockaddr_storage address{};
+  socklen_t address_len = 0;
+  approvals::Destination destination;
+  std::vector<std::uint8_t> payload;  // sendto: the datagram, read before the decision
+  int send_flags = 0;
+  Clock::time_point received;
+  std::optional<std::string> approval_id;
+};
+
+Mediator::Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approver, AuditLog* audit,
+                   MediatorOptions options, TerminateSandbox terminate)
+    : loop_(loop),
+      engine_(engine),
+      approver_(approver),
+      audit_(audit),
+      options_(options),
+      terminate_(std::move(terminate)) {}
+
+Mediator::~Mediator() { Close(); }
+
+base::Status Mediator::Attach(base::UniqueFd listener) {
+  listener_ = std::make_unique<NotifyListener>(
+      loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); });
+  return listener_->Start();
+}
+
+void Mediator::Close() noexcept {
+  CancelAll();
+  if (listener_) listener_->Close();
+  for (auto& [pid, process] : processes_) {
+    if (process->exit_poll) process->exit_poll->Close();
+  }
+  processes_.clear();
+}
+
+void Mediator::OnNotification(const Notification& n) noexcept {
+  try {
+    auto tgid = ThreadGroupOf(n.tid);
+    if (!tgid) return listener_->RespondError(n.id, ESRCH);  // the thread is gone already
+    switch (n.syscall) {
+      case SYS_connect:
+        return HandleConnect(n, *tgid);
+      case SYS_sendto:
+      case SYS_sendmsg:
+      case SYS_sendmmsg:
+        return HandleSend(n, *tgid);
+      default:
+        spdlog::error("unexpected notification for syscall {}", n.syscall);
+        return listener_->RespondError(n.id, ENOSYS);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("notification {}: {}", n.id, e.what());
+    listener_->RespondError(n.id, EPERM);  // fail closed
+  }
+}
+
+Mediator::Process* Mediator::ProcessFor(pid_t tgid) noexcept {
+  auto it = processes_.find(tgid);
+  if (it != processes_.end()) return it->second.get();
+  auto process = std::make_unique<Process>();
+  process->pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
+  if (!process->pidfd) return nullptr;
+  // One pidfd per process, kept while it lives: it is how we copy its sockets, and it becomes
+  // readable when the process exits, which cancels its pending requests.
+  process->exit_poll = UvHandle<uv_poll_t>::Create();
+  if (uv_poll_init(loop_, process->exit_poll->Get(), process->pidfd.Get()) != 0) {
+    process->exit_poll->Close();
+    return nullptr;
+  }
+  process->exit_poll->BindOwned(new ExitWatch{this, tgid});
+  uv_poll_start(process->exit_poll->Get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+    auto* watch = static_cast<ExitWatch*>(UvHandle<uv_poll_t>::From(h)->Owner());
+    watch->mediator->OnProcessExited(watch->pid);
+  });
+  auto* raw = process.get();
+  processes_.emplace(tgid, std::move(process));
+  return raw;
+}
+
+void Mediator::OnProcessExited(pid_t tgid) noexcept {
+  auto it = processes_.find(tgid);
+  if (it == processes_.end()) return;
+  it->second->exit_poll->Close();
+  processes_.erase(it);
+  std::vector<RequestId> gone;
+  for (const auto& [id, request] : waiting_) {
+    if (request->pid == tgid) gone.push_back(id);
+  }
+  for (RequestId id : gone) {
+    auto removal = pending_.Remove(id);
+    auto node = waiting_.extract(id);
+    Record(*node.mapped(), Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
+    if (removal && removal->prompt == approvals::PromptState::kOrphaned) {
+      if (auto timer = timers_.find(removal->approval_id); timer != timers_.end()) {
+        timer->second->Close();
+        timers_.erase(timer);
+      }
+      approver_.Cancel(removal->approval_id, approvals::CancelReason::kProcessExited);
+    }
+  }
+}
+
+void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
+  auto request = std::make_unique<Request>();
+  request->id = next_request_++;
+  request->kind = Kind::kConnect;
+  request->notification = n;
+  request->pid = tgid;
+  request->received = Clock::now();
+  request->fd = static_cast<int>(n.args[0]);
+
+  Process* process = ProcessFor(tgid);
+  if (process == nullptr) return listener_->RespondError(n.id, ESRCH);
+  request->socket.Reset(PidfdGetfd(process->pidfd.Get(), request->fd));
+  if (!request->socket) return listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
+  auto shape = ReadSocketShape(request->socket.Get());
+  if (!shape.Ok()) return listener_->RespondError(n.id, ENOTSOCK);
+  request->shape = shape.Value();
+
+  const std::uint64_t len = n.args[2];
+  if (len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) {
+    return listener_->RespondError(n.id, EINVAL);
+  }
+  auto bytes = ReadTargetMemory(tgid, n.args[1], static_cast<std::size_t>(len));
+  if (!bytes.Ok()) return listener_->RespondError(n.id, EFAULT);
+  // Only now is what we read known to belong to the still-waiting syscall.
+  if (!listener_->IdValid(n.id)) return;
+  std::memcpy(&request->address, bytes->data(), bytes->size());
+  request->address_len = static_cast<socklen_t>(len);
+  request->host_socket = IsHostSocket(request->socket.Get());
+
+  if (request->shape.domain == AF_UNIX) {
+    // Path sockets reach the host's services through the read-only root (docker.sock...), and an
+    // abstract name checked here could be swapped for a path before the kernel re-reads it.
+    // Refused until unix rules exist.
+    request->destination = UnixDestination(request->address, request->address_len);
+    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
+    return listener_->RespondError(n.id, EPERM);
+  }
+  if (request->shape.domain != AF_INET && request->shape.domain != AF_INET6) {
+    // netlink and friends talk to the kernel about the sandbox's own namespaces; sandgate never
+    // installs such sockets, so whatever the arguments become, nothing outside is reached.
+    return listener_->RespondContinue(n.id);
+  }
+  auto endpoint = InetEndpoint(request->address, request->address_len);
+  if (!endpoint) {
+    // AF_UNSPEC dissolves a datagram association. On a sandbox socket the kernel may do it
+    // (nothing outside is reachable from the empty namespace whatever it re-reads); on a host
+    // socket sandgate does it itself, so that no swapped address gets through.
+    if (!request->host_socket) return listener_->RespondContinue(n.id);
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    int rc = ::connect(request->socket.Get(), &unspec, sizeof unspec);
+    return rc == 0 ? listener_->RespondValue(n.id, 0) : listener_->RespondError(n.id, errno);
+  }
+  const auto transport = request->shape.type == SOCK_STREAM ? Transport::kTcp : Transport::kUdp;
+  request->destination.address = endpoint->first;
+  request->destination.port = endpoint->second;
+  request->destination.protocol =
+      transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
+  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+      HasLocalListener(tgid, transport, endpoint->second)) {
+    // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the
+    // address: the socket lives in the sandbox's empty namespace, so no address reaches out.
+    return listener_->RespondContinue(n.id);
+  }
+  Mediate(std::move(request));
+}
+
+void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
+  auto request = std::make_unique<Request>();
+  request->id = next_request_++;
+  request->kind = Kind::kSendTo;
+  request->notification = n;
+  request->pid = tgid;
+  request->received = Clock::now();
+  request->fd = static_cast<int>(n.args[0]);
+
+  Process* process = ProcessFor(tgid);
+  if (process == nullptr) return listener_->RespondError(n.id, ESRCH);
+  request->socket.Reset(PidfdGetfd(process->pidfd.Get(), request->fd));
+  if (!request->socket) return listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
+  auto shape = ReadSocketShape(request->socket.Get());
+  if (!shape.Ok()) return listener_->RespondError(n.id, ENOTSOCK);
+  request->shape = shape.Value();
+  request->host_socket = IsHostSocket(request->socket.Get());
+
+  const bool inet = request->shape.domain == AF_INET || request->shape.domain == AF_INET6;
+  const bool stream = request->shape.type == SOCK_STREAM;
+  // A connected host stream socket ignores any destination (TCP), so the kernel may send.
+  if (request->host_socket && stream) return listener_->RespondContinue(n.id);
+
+  // Where is it going? sendto carries the address as an argument; sendmsg/sendmmsg inside
+  // structs read from the command's memory.
+  std::uint64_t name_ptr = 0;
+  std::uint64_t name_len = 0;
+  std::uint64_t data_ptr = 0;
+  std::uint64_t data_len = 0;
+  if (n.syscall == SYS_sendto) {
+    data_ptr = n.args[1];
+    data_len = n.args[2];
+    request->send_flags = static_cast<int>(n.args[3]);
+    name_ptr = n.args[4];
+    name_len = n.args[5];
+  } else if (n.syscall == SYS_sendmsg) {
+    auto header = ReadTargetMemory(tgid, n.args[1], sizeof(msghdr));
+    if (!header.Ok()) return listener_->RespondError(n.id, EFAULT);
+    msghdr msg{};
+    std::memcpy(&msg, header->data(), sizeof msg);
+    name_ptr = reinterpret_cast<std::uint64_t>(msg.msg_name);
+    name_len = msg.msg_namelen;
+    if (msg.msg_iovlen == 1) {
+      auto iov_bytes = ReadTargetMemory(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov), sizeof(iovec));
+      if (!iov_bytes.Ok()) return listener_->RespondError(n.id, EFAULT);
+      iovec iov{};
+      std::memcpy(&iov, iov_bytes->data(), sizeof iov);
+      data_ptr = reinterpret_cast<std::uint64_t>(iov.iov_base);
+      data_len = iov.iov_len;
+    } else if (request->host_socket || (name_ptr != 0 && !inet)) {
+      // Gathering several buffers on the command's behalf is not supported yet.
+      return listener_->RespondError(n.id, EOPNOTSUPP);
+    }
+    request->send_flags = static_cast<int>(n.args[2]);
+  } else {
+    // sendmmsg: a batch stays inside the sandbox when it is on a sandbox socket and every
+    // destination is absent or loopback; anything else is refused for now.
+    constexpr std::uint64_t kMaxBatch = 1024;
+    const std::uint64_t count = std::min<std::uint64_t>(n.args[2], kMaxBatch);
+    bool inside = inet && !request->host_socket;
+    if (inside && count > 0) {
+      auto batch = ReadTargetMemory(tgid, n.args[1], static_cast<std::size_t>(count) * sizeof(mmsghdr));
+      if (!batch.Ok()) return listener_->RespondError(n.id, EFAULT);
+      for (std::uint64_t i = 0; inside && i < count; ++i) {
+        mmsghdr m{};
+        std::memcpy(&m, batch->data() + i * sizeof(mmsghdr), sizeof m);
+        if (m.msg_hdr.msg_name == nullptr) continue;
+        if (m.msg_hdr.msg_namelen > sizeof(sockaddr_storage)) {
+          inside = false;
+          break;
+        }
+        auto dest = ReadTargetMemory(tgid, reinterpret_cast<std::uint64_t>(m.msg_hdr.msg_name),
+                                     m.msg_hdr.msg_namelen);
+        sockaddr_storage sa{};
+        if (dest.Ok()) std::memcpy(&sa, dest->data(), dest->size());
+        auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
+        inside = endpoint && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified());
+      }
+    }
+    if (!listener_->IdValid(n.id)) return;
+    if (inside) return listener_->RespondContinue(n.id);
+    request->destination.protocol = approvals::Protocol::kUdp;
+    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
+    return listener_->RespondError(n.id, EPERM);
+  }
+
+  if (name_ptr == 0) {
+    // No destination on a sandbox socket: it can only go where the socket already goes, inside
+    // the sandbox's empty namespace.
+    if (!request->host_socket) return listener_->RespondContinue(n.id);
+    // A connected host datagram socket without a destination: already approved when it was
+    // connected. sandgate sends it itself so that no destination slipped in afterwards counts.
+    if (data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
+    auto data = ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
+    if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
+    if (!listener_->IdValid(n.id)) return;
+    ssize_t sent = ::send(request->socket.Get(), data->data(), data->size(),
+                          (request->send_flags & ~MSG_DONTWAIT) | MSG_NOSIGNAL);
+    return sent >= 0 ? listener_->RespondValue(n.id, sent) : listener_->RespondError(n.id, errno);
+  }
+  if (name_len > sizeof(sockaddr_storage) || name_len < sizeof(sa_family_t)) {
+    return listener_->RespondError(n.id, EINVAL);
+  }
+  auto name = ReadTargetMemory(tgid, name_ptr, static_cast<std::size_t>(name_len));
+  if (!name.Ok()) return listener_->RespondError(n.id, EFAULT);
+  if (!stream) {
+    if (data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
+    auto data = ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
+    if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
+    request->payload = std::move(data.Value());
+  }
+  if (!listener_->IdValid(n.id)) return;
+  std::memcpy(&request->address, name->data(), name->size());
+  request->address_len = static_cast<socklen_t>(name_len);
+
+  if (request->shape.domain == AF_UNIX) {
+    request->destination = UnixDestination(request->address, request->address_len);
+    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
+    return listener_->RespondError(n.id, EPERM);
+  }
+  auto endpoint = InetEndpoint(request->address, request->address_len);
+  if (!endpoint) return listener_->RespondError(n.id, EAFNOSUPPORT);
+  request->destination.address = endpoint->first;
+  request->destination.port = endpoint->second;
+  request->destination.protocol = stream ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
+  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified())) {
+    return listener_->RespondContinue(n.id);  // stays in the sandbox's own namespace
+  }
+  if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
+  if (stream) {
+    // TCP Fast Open to the outside: a connect in disguise. Not carried out on the command's
+    // behalf yet; the command sees what a kernel without TFO would say and falls back to connect.
+    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
+    return listener_->RespondError(n.id, EOPNOTSUPP);
+  }
+  Mediate(std::move(request));
+}
+
+void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
+  auto decision = engine_.Decide(request->destination);
+  const auto source = decision.source == approvals::RuleOrigin::kSession ? DecisionSource::kSession
+                                                                         : DecisionSource::kPolicy;
+  switch (decision.verdict) {
+    case approvals::Verdict::kAllow:
+      return Carry(std::move(request), Decision::kAllow, source, decision.rule);
+    case approvals::Verdict::kDeny:
+      return Carry(std::move(request), Decision::kDeny, source, decision.rule);
+    case approvals::Verdict::kRoute:
+      // Routing through a proxy is not built yet: refuse rather than connect directly.
+      spdlog::warn("route rule {} matched but proxies are not supported yet: denied",
+                   decision.rule.value_or("?"));
+      return Carry(std::move(request), Decision::kDeny, source, decision.rule);
+    case approvals::Verdict::kAsk:
+      break;
+  }
+  const RequestId id = request->id;
+  auto added = pending_.Add(approvals::PendingKeyFor(request->destination), id);
+  request->approval_id = added.approval_id;
+  approvals::ApprovalRequest prompt;
+  if (added.need == approvals::PromptNeed::kSendPrompt) {
+    auto context = ReadProcessContext(request->pid);
+    prompt.approval_id = added.approval_id;
+    prompt.process = {context.pid, context.exe, context.argv, context.cwd};
+    prompt.destination = request->destination;
+    prompt.available_decisions = approvals::AllDecisionNames();
+  }
+  waiting_.emplace(id, std::move(request));
+  if (added.need != approvals::PromptNeed::kSendPrompt) return;
+
+  if (options_.approval_timeout.count() > 0) {
+    auto* timer = UvHandle<uv_timer_t>::Create();
+    uv_timer_init(loop_, timer->Get());
+    timer->BindOwned(new std::pair<Mediator*, std::string>(this, added.approval_id));
+    timers_[added.approval_id] = timer;
+    uv_timer_start(
+        timer->Get(),
+        [](uv_timer_t* t) {
+          auto* owner = static_cast<std::pair<Mediator*, std::string>*>(UvHandle<uv_timer_t>::From(t)->Owner());
+          Mediator* self = owner->first;
+          const std::string approval_id = owner->second;
+          self->approver_.Cancel(approval_id, approvals::CancelReason::kTimeout);
+          self->ResolvePrompt(approval_id, Decision::kDeny, DecisionSource::kTimeout, std::nullopt);
+        },
+        static_cast<std::uint64_t>(options_.approval_timeout.count()) * 1000, 0);
+  }
+  const std::string approval_id = added.approval_id;
+  approver_.Ask(prompt, [this, approval_id](approvals::Answer answer, DecisionSource from) {
+    OnAnswer(approval_id, answer, from);
+  });
+}
+
+void Mediator::OnAnswer(const std::string& approval_id, const approvals::Answer& answer,
+                        DecisionSource source) noexcept {
+  const approvals::PendingKey* key = pending_.KeyOf(approval_id);
+  if (key == nullptr) {
+    spdlog::info("answer for {} ignored: no longer pending", approval_id);
+    return;
+  }
+  // All waiters share the destination that was asked about; the first stands for them.
+  const approvals::Destination* destination = nullptr;
+  for (const auto& [id, request] : waiting_) {
+    if (request->approval_id == approval_id) {
+      destination = &request->destination;
+      break;
+    }
+  }
+  if (destination == nullptr) return;
+  const approvals::Destination asked = *destination;
+  std::visit(
+      [&](const auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, approvals::answer::Accept>) {
+          ResolvePrompt(approval_id, Decision::kAllow, source, std::nullopt);
+        } else if constexpr (std::is_same_v<A, approvals::answer::AcceptForSession>) {
+          engine_.AcceptForSession(asked);
+          ResolvePrompt(approval_id, Decision::kAllow, source, std::nullopt);
+        } else if constexpr (std::is_same_v<A, approvals::answer::DeclineForSession>) {
+          engine_.DeclineForSession(asked);
+          ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+        } else if constexpr (std::is_same_v<A, approvals::answer::Cancel>) {
+          ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+          if (terminate_) terminate_();
+        } else if constexpr (std::is_same_v<A, approvals::answer::Amendment>) {
+          engine_.ApplyAmendment(a.rule, a.action);
+          auto decided = engine_.Decide(asked);
+          ResolvePrompt(approval_id,
+                        decided.verdict == approvals::Verdict::kAllow ? Decision::kAllow
+                                                                      : Decision::kDeny,
+                        source, decided.rule);
+        } else if constexpr (std::is_same_v<A, approvals::answer::Route>) {
+          spdlog::warn("route decision for {}: proxies are not supported yet, denied", approval_id);
+          ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+        } else {
+          ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+        }
+      },
+      answer);
+}
+
+void Mediator::ResolvePrompt(const std::string& approval_id, Decision decision,
+                             DecisionSource source, std::optional<std::string> rule) noexcept {
+  if (auto timer = timers_.find(approval_id); timer != timers_.end()) {
+    timer->second->Close();
+    timers_.erase(timer);
+  }
+  for (RequestId id : pending_.Resolve(approval_id)) {
+    auto node = waiting_.extract(id);
+    if (node.empty()) continue;
+    Carry(std::move(node.mapped()), decision, source, rule);
+  }
+}
+
+void Mediator::CancelAll() noexcept {
+  std::set<std::string> prompts;
+  for (const auto& [id, request] : waiting_) {
+    if (request->approval_id) prompts.insert(*request->approval_id);
+  }
+  for (const auto& approval_id : prompts) {
+    ResolvePrompt(approval_id, Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
+  }
+}
+
+void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, DecisionSource source,
+                     std::optional<std::string> rule) noexcept {
+  Record(*request, decision, source, rule);
+  if (decision != Decision::kAllow) {
+    return listener_->RespondError(request->notification.id, EPERM);
+  }
+  if (request->kind == Kind::kConnect) return AllowConnect(std::move(request));
+  AllowSend(std::move(request));
+}
+
+void Mediator::Record(const Request& request, Decision decision, DecisionSource source,
+                      const std::optional<std::string>& rule) noexcept {
+  try {
+    approvals::DecisionNotice notice;
+    notice.approval_id = request.approval_id;
+    notice.pid = request.pid;
+    notice.destination = request.destination;
+    notice.decision = decision;
+    notice.source = source;
+    notice.rule = rule;
+    approver_.Notify("network/decision", approvals::DecisionNoticeParams(notice));
+    if (audit_ != nullptr) {
+      approvals::AuditEntry entry;
+      entry.time = std::chrono::system_clock::now();
+      entry.pid = request.pid;
+      entry.exe = ReadProcessContext(request.pid).exe;
+      entry.destination = request.destination;
+      entry.decision = decision;
+      entry.source = source;
+      entry.rule = rule;
+      entry.approval_id = request.approval_id;
+      entry.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                            request.received);
+      audit_->Write(entry);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("recording a decision: {}", e.what());
+  }
+}
+
+void Mediator::AllowConnect(std::unique_ptr<Request> request) noexcept {
+  if (request->host_socket) {
+    // Our own socket already (a datagram socket re-targeted): connect it directly.
+    int rc = ::connect(request->socket.Get(), reinterpret_cast<sockaddr*>(&request->address),
+                       request->address_len);
+    return rc == 0 ? listener_->RespondValue(request->notification.id, 0)
+                   : listener_->RespondError(request->notification.id, errno);
+  }
+  auto host = OpenHostSocket(request->shape, request->socket.Get());
+  if (!host.Ok()) {
+    spdlog::error("{}", host.Err().Message());
+    return listener_->RespondError(request->notification.id, host.Err().errnum);
+  }
+  auto shared_host = std::make_shared<base::UniqueFd>(std::move(host.Value()));
+  std::shared_ptr<Request> shared_request(std::move(request));
+  HostConnect::Start(
+      loop_, shared_host->Get(), shared_request->address, shared_request->address_len,
+      shared_request->shape.nonblocking, [this, shared_host, shared_request](int error) {
+        const auto id = shared_request->notification.id;
+        if (error != 0 && error != EINPROGRESS) return listener_->RespondError(id, error);
+        if (!shared_request->shape.nonblocking) {
+          int flags = ::fcntl(shared_host->Get(), F_GETFL);
+          ::fcntl(shared_host->Get(), F_SETFL, flags & ~O_NONBLOCK);
+        }
+        bool cloexec = TargetFdCloexec(shared_request->pid, shared_request->fd);
+        if (auto installed = listener_->InstallFd(id, shared_host->Get(), shared_request->fd, cloexec);
+            !installed) {
+          // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
+          spdlog::debug("{}", installed.Err().Message());
+          return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
+        }
+        RememberHostSocket(shared_host->Get());
+        if (error == EINPROGRESS) return listener_->RespondError(id, EINPROGRESS);
+        listener_->RespondValue(id, 0);
+      });
+}
+
+void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
+  const auto id = request->notification.id;
+  int socket = request->socket.Get();
+  base::UniqueFd host;
+  if (!request->host_socket) {
+    // The reply must come back to the command: its datagram socket is replaced by a host one,
+    // from which sandgate sends this datagram.
+    auto opened = OpenHostSocket(request->shape, request->socket.Get());
+    if (!opened.Ok()) return listener_->RespondError(id, opened.Err().errnum);
+    host = std::move(opened.Value());
+    if (!request->shape.nonblocking) {
+      int flags = ::fcntl(host.Get(), F_GETFL);
+      ::fcntl(host.Get(), F_SETFL, flags & ~O_NONBLOCK);
+    }
+    bool cloexec = TargetFdCloexec(request->pid, request->fd);
+    if (auto installed = listener_->InstallFd(id, host.Get(), request->fd, cloexec); !installed) {
+      return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
+    }
+    RememberHostSocket(host.Get());
+    socket = host.Get();
+  }
+  ssize_t sent = ::sendto(socket, request->payload.data(), request->payload.size(),
+                          MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&request->address),
+                          request->address_len);
+  if (sent < 0) return listener_->RespondError(id, errno);
+  listener_->RespondValue(id, sent);
+}
+
+bool Mediator::IsHostSocket(int fd) const noexcept {
+  auto inode = InodeOf(fd);
+  return inode && host_sockets_.count(*inode) > 0;
+}
+
+void Mediator::RememberHostSocket(int fd) noexcept {
+  if (auto inode = InodeOf(fd)) host_sockets_.insert(*inode);
+}
+
+}  // namespace sandgate::supervisor

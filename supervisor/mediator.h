@@ -1,0 +1,101 @@
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "approvals/destination.h"
+#include "approvals/pending.h"
+#include "approvals/policy.h"
+#include "base/unique_fd.h"
+#include "supervisor/approver.h"
+#include "supervisor/audit_log.h"
+#include "supervisor/host_socket.h"
+#include "supervisor/notify.h"
+#include "supervisor/uv_handle.h"
+
+namespace sandgate::supervisor {
+
+struct MediatorOptions {
+  std::chrono::seconds approval_timeout{120};  // 0: wait forever
+};
+
+// Network mode approve: every connect (and send with a destination) the sandbox attempts comes
+// here as a seccomp notification and leaves with exactly one answer, one decision and one audit
+// record. Decides by policy, asks the approver where policy says "ask", and carries out the
+// decision without letting the kernel re-read what was checked: an allowed connection is made
+// by sandgate in the host's network namespace and the finished socket installed in place of the
+// command's.
+//
+// Loop thread only. Requests whose process exits are cancelled; requests unanswered past the
+// timeout are declined.
+class Mediator {
+ public:
+  using TerminateSandbox = std::function<void()>;
+
+  Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approver, AuditLog* audit,
+           MediatorOptions options, TerminateSandbox terminate);
+  ~Mediator();
+  Mediator(const Mediator&) = delete;
+  Mediator& operator=(const Mediator&) = delete;
+
+  base::Status Attach(base::UniqueFd listener);
+  // Declines everything pending (source `cancelled`), e.g. when the controller hangs up.
+  void CancelAll() noexcept;
+  void Close() noexcept;
+
+ private:
+  enum class Kind { kConnect, kSendTo };
+  struct Process;
+  struct Request;
+  struct ExitWatch;
+  using RequestId = std::uint64_t;
+
+  void OnNotification(const Notification& n) noexcept;
+  void HandleConnect(const Notification& n, pid_t tgid) noexcept;
+  void HandleSend(const Notification& n, pid_t tgid) noexcept;
+
+  Process* ProcessFor(pid_t tgid) noexcept;
+  void OnProcessExited(pid_t tgid) noexcept;
+
+  // Policy first; "ask" goes to the approver (one prompt for identical pending requests).
+  void Mediate(std::unique_ptr<Request> request) noexcept;
+  void OnAnswer(const std::string& approval_id, const approvals::Answer& answer,
+                approvals::DecisionSource source) noexcept;
+  void ResolvePrompt(const std::string& approval_id, approvals::Decision decision,
+                     approvals::DecisionSource source, std::optional<std::string> rule) noexcept;
+  void Carry(std::unique_ptr<Request> request, approvals::Decision decision,
+             approvals::DecisionSource source, std::optional<std::string> rule) noexcept;
+  void Record(const Request& request, approvals::Decision decision,
+              approvals::DecisionSource source, const std::optional<std::string>& rule) noexcept;
+
+  void AllowConnect(std::unique_ptr<Request> request) noexcept;
+  void AllowSend(std::unique_ptr<Request> request) noexcept;
+  bool IsHostSocket(int fd) const noexcept;
+  void RememberHostSocket(int fd) noexcept;
+
+  uv_loop_t* loop_;
+  approvals::Engine& engine_;
+  Approver& approver_;
+  AuditLog* audit_;
+  MediatorOptions options_;
+  TerminateSandbox terminate_;
+  std::unique_ptr<NotifyListener> listener_;
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
+  std::set<std::pair<dev_t, ino_t>> host_sockets_;
+  approvals::PendingTable pending_;
+  std::map<RequestId, std::unique_ptr<Request>> waiting_;
+  std::map<std::string, UvHandle<uv_timer_t>*> timers_;
+  RequestId next_request_ = 1;
+};
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace sandgate::supervisor {
+
+// The process (thread group) a seccomp notification's thread belongs to. Notifications carry a
+// thread id; fd tables, memory and pidfd_open work per process. Read from /proc/TID/status.
+[[nodiscard]] std::optional<pid_t> ThreadGroupOf(pid_t tid);
+
+// Copies `size` bytes at `address` in `pid`'s memory. Whatever is read must only be trusted once
+// SECCOMP_IOCTL_NOTIF_ID_VALID confirms the notification (and so the memory's owner) still lives.
+[[nodiscard]] base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid,
+                                                                       std::uint64_t address,
+                                                                       std::size_t size);
+
+// Who is asking, for approval requests and audit lines. Bounded: argv at most 64 KiB, a path at
+// most PATH_MAX; unreadable parts stay empty.
+struct ProcessContext {
+  pid_t pid = 0;
+  std::string exe;
+  std::vector<std::string> argv;
+  std::string cwd;
+};
+[[nodiscard]] ProcessContext ReadProcessContext(pid_t pid);
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,162 @@
+#include <gtest/gtest.h>
+
+#include "approvals/rule.h"
+#include "test_util.h"
+
+namespace sandgate::approvals {
+namespace {
+
+using testing::AddrDest;
+using testing::HostAddrDest;
+using testing::HostDest;
+using testing::MustParse;
+using testing::UnixAbstractDest;
+using testing::UnixPathDest;
+
+bool RuleMatches(std::string_view rule, const Destination& destination) {
+  return Matches(MustParse(rule), destination);
+}
+
+TEST(RuleMatchTest, ExactDomainNeedsAKnownHost) {
+  EXPECT_TRUE(RuleMatches("github.com", HostDest("github.com", 443)));
+  EXPECT_TRUE(RuleMatches("github.com", HostAddrDest("github.com", "140.82.112.3", 443)));
+  EXPECT_FALSE(RuleMatches("github.com", HostDest("api.github.com", 443)));
+  // An IP-only destination never matches a domain rule, whatever the IP.
+  EXPECT_FALSE(RuleMatches("github.com", AddrDest("140.82.112.3", 443)));
+}
+
+TEST(RuleMatchTest, DomainMatchingIsCaseInsensitive) {
+  EXPECT_TRUE(RuleMatches("GitHub.com", HostDest("github.com", 443)));
+  EXPECT_TRUE(RuleMatches("github.com", HostDest("GITHUB.COM", 443)));
+  EXPECT_TRUE(RuleMatches("*.github.com", HostDest("API.GitHub.Com.", 443)));
+}
+
+TEST(RuleMatchTest, SubdomainWildcard) {
+  EXPECT_TRUE(RuleMatches("*.github.com", HostDest("api.github.com", 443)));
+  EXPECT_TRUE(RuleMatches("*.github.com", HostDest("a.b.github.com", 443)));
+  EXPECT_FALSE(RuleMatches("*.github.com", HostDest("github.com", 443)));
+  EXPECT_FALSE(RuleMatches("*.github.com", HostDest("evilgithub.com", 443)));
+  EXPECT_FALSE(RuleMatches("*.github.com", HostDest("github.com.evil.org", 443)));
+}
+
+TEST(RuleMatchTest, DomainAndSubdomainWildcard) {
+  EXPECT_TRUE(RuleMatches("**.github.com", HostDest("github.com", 443)));
+  EXPECT_TRUE(RuleMatches("**.github.com", HostDest("api.github.com", 443)));
+  EXPECT_FALSE(RuleMatches("**.github.com", HostDest("evilgithub.com", 443)));
+}
+
+TEST(RuleMatchTest, Ports) {
+  EXPECT_TRUE(RuleMatches("github.com:443", HostDest("github.com", 443)));
+  EXPECT_FALSE(RuleMatches("github.com:443", HostDest("github.com", 80)));
+  EXPECT_TRUE(RuleMatches("github.com:8000-8080", HostDest("github.com", 8000)));
+  EXPECT_TRUE(RuleMatches("github.com:8000-8080", HostDest("github.com", 8080)));
+  EXPECT_FALSE(RuleMatches("github.com:8000-8080", HostDest("github.com", 7999)));
+  EXPECT_FALSE(RuleMatches("github.com:8000-8080", HostDest("github.com", 8081)));
+  // Omitted ports: any port, including ones no rule could spell.
+  EXPECT_TRUE(RuleMatches("github.com", HostDest("github.com", 1)));
+  EXPECT_TRUE(RuleMatches("github.com", HostDest("github.com", 65535)));
+  EXPECT_TRUE(RuleMatches("github.com", HostDest("github.com", 0)));
+}
+
+TEST(RuleMatchTest, TcpAndUdpBothMatchHostRules) {
+  EXPECT_TRUE(RuleMatches("1.1.1.1:53", AddrDest("1.1.1.1", 53, Protocol::kUdp)));
+  EXPECT_TRUE(RuleMatches("1.1.1.1:53", AddrDest("1.1.1.1", 53, Protocol::kTcp)));
+}
+
+TEST(RuleMatchTest, AddressAndCidr) {
+  EXPECT_TRUE(RuleMatches("10.0.0.0/8", AddrDest("10.1.2.3", 22)));
+  EXPECT_TRUE(RuleMatches("10.0.0.0/8", HostAddrDest("internal.corp", "10.1.2.3", 22)));
+  EXPECT_FALSE(RuleMatches("10.0.0.0/8", AddrDest("11.1.2.3", 22)));
+  EXPECT_FALSE(RuleMatches("10.0.0.0/8", HostDest("internal.corp", 22)));
+  EXPECT_TRUE(RuleMatches("1.2.3.4", AddrDest("1.2.3.4", 80)));
+  EXPECT_FALSE(RuleMatches("1.2.3.4", AddrDest("1.2.3.5", 80)));
+  EXPECT_TRUE(RuleMatches("[fd00::/8]:443", AddrDest("fd00::1234", 443)));
+  EXPECT_FALSE(RuleMatches("[fd00::/8]:443", AddrDest("fd00::1234", 80)));
+}
+
+TEST(RuleMatchTest, CatchAllsArePerFamily) {
+  EXPECT_TRUE(RuleMatches("0.0.0.0/0:443", AddrDest("8.8.8.8", 443)));
+  EXPECT_FALSE(RuleMatches("0.0.0.0/0:443", AddrDest("2001:4860::8888", 443)));
+  EXPECT_TRUE(RuleMatches("[::/0]:443", AddrDest("2001:4860::8888", 443)));
+  EXPECT_FALSE(RuleMatches("[::/0]:443", AddrDest("8.8.8.8", 443)));
+}
+
+TEST(RuleMatchTest, V4MappedDestinationMatchesIpv4Rules) {
+  // The attacker's spelling of 127.0.0.1 through a dual-stack socket.
+  EXPECT_TRUE(RuleMatches("127.0.0.1", AddrDest("::ffff:127.0.0.1", 8080)));
+  EXPECT_TRUE(RuleMatches("127.0.0.0/8:8080", AddrDest("::ffff:127.0.0.1", 8080)));
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("::ffff:127.0.0.1", 8080)));
+  EXPECT_TRUE(RuleMatches("10.0.0.0/8", AddrDest("::ffff:10.9.8.7", 1)));
+  EXPECT_FALSE(RuleMatches("[::/0]", AddrDest("::ffff:10.9.8.7", 1)));
+}
+
+TEST(RuleMatchTest, Localhost) {
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("127.0.0.1", 80)));
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("127.8.9.10", 80)));
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("::1", 80)));
+  EXPECT_TRUE(RuleMatches("localhost", HostDest("localhost", 80)));
+  EXPECT_TRUE(RuleMatches("localhost", HostDest("LOCALHOST.", 80)));
+  EXPECT_TRUE(RuleMatches("localhost:5432", AddrDest("127.0.0.1", 5432)));
+  EXPECT_FALSE(RuleMatches("localhost:5432", AddrDest("127.0.0.1", 5433)));
+  EXPECT_FALSE(RuleMatches("localhost", AddrDest("10.0.0.1", 80)));
+  EXPECT_FALSE(RuleMatches("localhost", AddrDest("::2", 80)));
+  EXPECT_FALSE(RuleMatches("localhost", HostDest("localhost.evil.com", 80)));
+  EXPECT_FALSE(RuleMatches("localhost", UnixPathDest("/localhost")));
+}
+
+TEST(RuleMatchTest, UnspecifiedAddressCountsAsLoopback) {
+  // connect(0.0.0.0) reaches 127.0.0.1 on Linux: "deny localhost" must catch it.
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("0.0.0.0", 80)));
+  EXPECT_TRUE(RuleMatches("localhost", AddrDest("::", 80)));
+  EXPECT_TRUE(RuleMatches("127.0.0.1:80", AddrDest("0.0.0.0", 80)));
+  EXPECT_TRUE(RuleMatches("[::1]:80", AddrDest("::", 80)));
+  // ... and a rule about 0.0.0.0 itself still sees it.
+  EXPECT_TRUE(RuleMatches("0.0.0.0/8", AddrDest("0.0.0.0", 80)));
+  EXPECT_FALSE(RuleMatches("10.0.0.0/8", AddrDest("0.0.0.0", 80)));
+}
+
+TEST(RuleMatchTest, HostRulesNeverMatchUnixAndViceVersa) {
+  Destination odd = UnixPathDest("/var/run/docker.sock");
+  odd.host = "github.com";
+  EXPECT_FALSE(RuleMatches("github.com", odd));
+  Destination tcp = HostDest("github.com", 443);
+  tcp.unix_path = "/var/run/docker.sock";
+  EXPECT_FALSE(RuleMatches("unix:/var/run/docker.sock", tcp));
+}
+
+TEST(RuleMatchTest, UnixPathsAreNormalizedBeforeMatching) {
+  const Rule rule = MustParse("unix:/var/run/docker.sock");
+  EXPECT_TRUE(Matches(rule, UnixPathDest("/var/run/docker.sock")));
+  EXPECT_TRUE(Matches(rule, UnixPathDest("/var//run/./docker.sock")));
+  EXPECT_TRUE(Matches(rule, UnixPathDest("/var/run/../run/docker.sock")));
+  EXPECT_TRUE(Matches(rule, UnixPathDest("/../var/run/docker.sock")));
+  EXPECT_FALSE(Matches(rule, UnixPathDest("var/run/docker.sock")));
+  EXPECT_FALSE(Matches(rule, UnixPathDest("/var/run/docker.sock2")));
+  EXPECT_FALSE(Matches(rule, UnixAbstractDest("/var/run/docker.sock")));
+}
+
+TEST(RuleMatchTest, UnixGlobs) {
+  EXPECT_TRUE(RuleMatches("unix:/run/user/*/bus", UnixPathDest("/run/user/1000/bus")));
+  EXPECT_FALSE(RuleMatches("unix:/run/user/*/bus", UnixPathDest("/run/user/1000/x/bus")));
+  EXPECT_TRUE(RuleMatches("unix:/run/**", UnixPathDest("/run/user/1000/x/bus")));
+  EXPECT_TRUE(RuleMatches("unix:/tmp/?.sock", UnixPathDest("/tmp/a.sock")));
+}
+
+TEST(RuleMatchTest, UnixAbstract) {
+  EXPECT_TRUE(
+      RuleMatches("unix-abstract:/tmp/.X11-unix/X0", UnixAbstractDest("/tmp/.X11-unix/X0")));
+  EXPECT_FALSE(
+      RuleMatches("unix-abstract:/tmp/.X11-unix/X0", UnixAbstractDest("/tmp/.X11-unix/X1")));
+  EXPECT_FALSE(RuleMatches("unix-abstract:/tmp/.X11-unix/X0", UnixPathDest("/tmp/.X11-unix/X0")));
+  EXPECT_TRUE(RuleMatches("unix-abstract:dbus-*", UnixAbstractDest("dbus-abc")));
+}
+
+TEST(RuleMatchTest, ProtocolRestrictionFromSessionMemory) {
+  Rule rule = MustParse("github.com:443");
+  rule.protocol = Protocol::kTcp;
+  EXPECT_TRUE(Matches(rule, HostDest("github.com", 443, Protocol::kTcp)));
+  EXPECT_FALSE(Matches(rule, HostDest("github.com", 443, Protocol::kUdp)));
+}
+
+}  // namespace
+}  // namespace sandgate::approvals
