@@ -83,11 +83,11 @@ void HostConnect::Start(uv_loop_t* loop, int socket, const sockaddr_storage& add
   uv_poll_start(poll->Get(), UV_WRITABLE, [](uv_poll_t* h, int status, int) {
     auto* handle = UvHandle<uv_poll_t>::From(h);
     auto* pending = static_cast<PendingConnect*>(handle->Owner());
-    int error = status < 0 ? -status : 0;
-    if (error == 0) {
-      socklen_t len = sizeof error;
-      if (::getsockopt(pending->socket, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
-    }
+    // libuv reports POLLERR as UV_EBADF; the socket knows the real reason (ECONNREFUSED...).
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (::getsockopt(pending->socket, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+    if (error == 0 && status < 0) error = -status;
     auto finish = std::move(pending->done);
     handle->Close();  // frees `pending` later, from the close callback
     finish(error);

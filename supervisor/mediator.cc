@@ -329,7 +329,8 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     request->send_flags = static_cast<int>(n.args[2]);
   } else {
     // sendmmsg: a batch stays inside the sandbox when it is on a sandbox socket and every
-    // destination is absent or loopback; anything else is refused for now.
+    // destination is absent or a loopback peer inside the sandbox; anything else is refused for
+    // now (one batch may name many destinations, each needing its own decision).
     constexpr std::uint64_t kMaxBatch = 1024;
     const std::uint64_t count = std::min<std::uint64_t>(n.args[2], kMaxBatch);
     bool inside = inet && !request->host_socket;
@@ -349,7 +350,9 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
         sockaddr_storage sa{};
         if (dest.Ok()) std::memcpy(&sa, dest->data(), dest->size());
         auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
-        inside = endpoint && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified());
+        inside = endpoint &&
+                 (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+                 HasLocalListener(tgid, Transport::kUdp, endpoint->second);
       }
     }
     if (!listener_->IdValid(n.id)) return;
@@ -398,10 +401,12 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   request->destination.address = endpoint->first;
   request->destination.port = endpoint->second;
   request->destination.protocol = stream ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
-  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified())) {
-    return listener_->RespondContinue(n.id);  // stays in the sandbox's own namespace
-  }
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
+  const auto transport = stream ? Transport::kTcp : Transport::kUdp;
+  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+      HasLocalListener(tgid, transport, endpoint->second)) {
+    return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
+  }
   if (stream) {
     // TCP Fast Open to the outside: a connect in disguise. Not carried out on the command's
     // behalf yet; the command sees what a kernel without TFO would say and falls back to connect.

@@ -18,9 +18,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 namespace {
 
@@ -53,6 +62,232 @@ int Connect(const char* address, const char* port) {
   sa.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
   inet_pton(AF_INET, address, &sa.sin_addr);
   return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa));
+}
+
+sockaddr_in V4(const char* address, const char* port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
+  inet_pton(AF_INET, address, &sa.sin_addr);
+  return sa;
+}
+
+int Connect6(const char* address, const char* port) {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return Report(fd);
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(static_cast<uint16_t>(std::atoi(port)));
+  inet_pton(AF_INET6, address, &sa.sin6_addr);
+  return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa));
+}
+
+int RawConnect(const char* address, const char* port) {
+  int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+  auto sa = V4(address, port);
+  return Report(static_cast<int>(syscall(SYS_connect, fd, &sa, sizeof sa)));
+}
+
+int ConnectNonblocking(const char* address, const char* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  auto sa = V4(address, port);
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  if (rc != 0 && errno != EINPROGRESS) return Report(rc);
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 10000) != 1) {
+    errno = ETIMEDOUT;
+    return Report(-1);
+  }
+  int error = 0;
+  socklen_t len = sizeof error;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  if (error != 0) {
+    errno = error;
+    return Report(-1);
+  }
+  // The socket must really be connected and non-blocking still.
+  if ((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0) {
+    errno = EPROTO;
+    return Report(-1);
+  }
+  return Report(0);
+}
+
+// Sends "ping" by `how` and waits up to 5 s for the echo; "ok" only if "ping" came back.
+int Udp(const std::string& how, const char* address, const char* port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  auto sa = V4(address, port);
+  char msg[] = "ping";
+  ssize_t rc = -1;
+  if (how == "sendto") {
+    rc = sendto(fd, msg, 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  } else if (how == "sendmsg") {
+    iovec iov{msg, 4};
+    msghdr m{};
+    m.msg_name = &sa;
+    m.msg_namelen = sizeof sa;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    rc = sendmsg(fd, &m, 0);
+  } else if (how == "sendmmsg") {
+    iovec iov{msg, 4};
+    mmsghdr mm{};
+    mm.msg_hdr.msg_name = &sa;
+    mm.msg_hdr.msg_namelen = sizeof sa;
+    mm.msg_hdr.msg_iov = &iov;
+    mm.msg_hdr.msg_iovlen = 1;
+    rc = sendmmsg(fd, &mm, 1, 0);
+  } else if (how == "connect-send") {
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    if (rc == 0) rc = send(fd, msg, 4, 0);
+  }
+  if (rc < 0) return Report(-1);
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 5000) != 1) {
+    errno = ETIMEDOUT;
+    return Report(-1);
+  }
+  char reply[16] = {};
+  if (recv(fd, reply, sizeof reply - 1, 0) != 4 || std::string(reply) != "ping") {
+    errno = EBADMSG;
+    return Report(-1);
+  }
+  return Report(0);
+}
+
+int FastOpen(const char* address, const char* port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  auto sa = V4(address, port);
+  return Report(static_cast<int>(sendto(fd, "x", 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&sa), sizeof sa)));
+}
+
+int ConnectOnce(const sockaddr_in& sa) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  close(fd);
+  return rc;
+}
+
+// N threads connect at once; prints "ok=K err=M".
+int Threads(int n, const char* address, const char* port) {
+  auto sa = V4(address, port);
+  std::atomic<int> ok{0}, err{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] { (ConnectOnce(sa) == 0 ? ok : err)++; });
+  }
+  for (auto& t : threads) t.join();
+  std::printf("ok=%d err=%d\n", ok.load(), err.load());
+  return 0;
+}
+
+// N processes connect at once; prints "ok=K err=M".
+int Processes(int n, const char* address, const char* port) {
+  auto sa = V4(address, port);
+  std::vector<pid_t> children;
+  for (int i = 0; i < n; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(ConnectOnce(sa) == 0 ? 0 : 1);
+    children.push_back(pid);
+  }
+  int ok = 0, err = 0;
+  for (pid_t pid : children) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    (WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ok : err)++;
+  }
+  std::printf("ok=%d err=%d\n", ok, err);
+  return 0;
+}
+
+int VforkConnect(const char* address, const char* port) {
+  auto sa = V4(address, port);
+  pid_t pid = vfork();
+  if (pid == 0) {
+    int fd = static_cast<int>(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
+    long rc = syscall(SYS_connect, fd, &sa, sizeof sa);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  errno = EPERM;
+  return Report(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1);
+}
+
+// A daemon (double fork, new session) connects; the result is reported through a pipe.
+int DaemonConnect(const char* address, const char* port) {
+  auto sa = V4(address, port);
+  int fds[2];
+  if (pipe(fds) != 0) return Report(-1);
+  if (fork() == 0) {
+    setsid();
+    if (fork() == 0) {
+      char result = ConnectOnce(sa) == 0 ? 'y' : 'n';
+      ssize_t unused = write(fds[1], &result, 1);
+      (void)unused;
+      _exit(0);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  char result = 'n';
+  ssize_t n = read(fds[0], &result, 1);
+  errno = EPERM;
+  return Report(n == 1 && result == 'y' ? 0 : -1);
+}
+
+// One thread flips the port of a shared sockaddr between `allowed` and `forbidden` while the main
+// thread connects with it `iterations` times. Prints "ok=K err=M".
+int SwapRace(const char* address, const char* allowed, const char* forbidden, int iterations) {
+  static sockaddr_in shared;
+  shared = V4(address, allowed);
+  const uint16_t ports[2] = {htons(static_cast<uint16_t>(std::atoi(allowed))),
+                             htons(static_cast<uint16_t>(std::atoi(forbidden)))};
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      reinterpret_cast<volatile uint16_t&>(shared.sin_port) = ports[i & 1];
+    }
+  });
+  int ok = 0, err = 0;
+  for (int i = 0; i < iterations; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    (connect(fd, reinterpret_cast<sockaddr*>(&shared), sizeof shared) == 0 ? ok : err)++;
+    close(fd);
+  }
+  stop = true;
+  flipper.join();
+  std::printf("ok=%d err=%d\n", ok, err);
+  return 0;
+}
+
+int UnixConnect(const std::string& name, bool abstract) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  socklen_t len;
+  if (abstract) {
+    std::memcpy(sa.sun_path + 1, name.data(), name.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  } else {
+    std::strncpy(sa.sun_path, name.c_str(), sizeof sa.sun_path - 1);
+    len = sizeof sa;
+  }
+  return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), len));
+}
+
+// A listener inside the sandbox and a connect to it over the sandbox's own loopback.
+int SelfLoopback() {
+  int server = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (bind(server, reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(server, 4) != 0 ||
+      getsockname(server, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    return Report(-1);
+  }
+  return Report(ConnectOnce(sa));
 }
 
 int CapEff() {
@@ -95,6 +330,35 @@ int main(int argc, char** argv) {
   if (cmd == "rmdir") return Report(rmdir(arg(2)));
   if (cmd == "socket") return Socket(arg(2));
   if (cmd == "connect") return Connect(arg(2), arg(3));
+  if (cmd == "exit-after-connect") {
+    Connect(arg(2), arg(3));
+    return 0;
+  }
+  if (cmd == "connect6") return Connect6(arg(2), arg(3));
+  if (cmd == "raw-connect") return RawConnect(arg(2), arg(3));
+  if (cmd == "connect-nonblock") return ConnectNonblocking(arg(2), arg(3));
+  if (cmd == "udp") return Udp(arg(2), arg(3), arg(4));
+  if (cmd == "tfo") return FastOpen(arg(2), arg(3));
+  if (cmd == "threads") return Threads(std::atoi(arg(2)), arg(3), arg(4));
+  if (cmd == "processes") return Processes(std::atoi(arg(2)), arg(3), arg(4));
+  if (cmd == "vfork-connect") return VforkConnect(arg(2), arg(3));
+  if (cmd == "daemon-connect") return DaemonConnect(arg(2), arg(3));
+  if (cmd == "swap-race") return SwapRace(arg(2), arg(3), arg(4), std::atoi(arg(5)));
+  if (cmd == "unix-connect") return UnixConnect(arg(2), false);
+  if (cmd == "unix-abstract") return UnixConnect(arg(2), true);
+  if (cmd == "self-loopback") return SelfLoopback();
+  if (cmd == "open-fds") {
+    // Every open fd number except the one used to list them.
+    std::string out;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      int fd = std::atoi(entry.path().filename().c_str());
+      struct stat st {};
+      if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) out += std::to_string(fd) + " ";
+    }
+    if (!out.empty()) out.pop_back();
+    std::puts(out.c_str());
+    return 0;
+  }
   if (cmd == "remount-rw") return Report(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND, nullptr));
   if (cmd == "mount-tmpfs") return Report(mount("none", arg(2), "tmpfs", 0, nullptr));
   if (cmd == "unshare-net") return Report(unshare(CLONE_NEWNET));

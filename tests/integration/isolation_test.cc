@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/unique_fd.h"
+#include "tests/helpers/host_peers.h"
 #include "tests/helpers/sandbox_fixture.h"
 
 namespace sandgate::testing {
@@ -18,26 +19,7 @@ using ::testing::HasSubstr;
 
 using IsolationTest = SandboxTest;
 
-// A TCP listener on the host's loopback that counts the connections it accepts.
-class HostListener {
- public:
-  HostListener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (bind(fd_.Get(), reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(fd_.Get(), 16) != 0 ||
-        getsockname(fd_.Get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback";
-    }
-    port_ = ntohs(sa.sin_port);
-  }
-  [[nodiscard]] std::string Port() const { return std::to_string(port_); }
-
- private:
-  base::UniqueFd fd_;
-  uint16_t port_ = 0;
-};
+using HostListener = HostTcpListener;
 
 TEST_F(IsolationTest, CommandHasNoCapabilities) {
   auto r = RunProbe({"--network", "off"}, {"capeff"});

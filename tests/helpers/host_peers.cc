@@ -1,0 +1,79 @@
+#include "tests/helpers/host_peers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace sandgate::testing {
+namespace {
+
+int BoundLoopbackSocket(int type, std::uint16_t* port) {
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    throw std::runtime_error("cannot bind a loopback socket");
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+// Waits up to 50 ms for `fd` to be readable, so that the loops notice stop_.
+bool Readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 50) == 1;
+}
+
+}  // namespace
+
+HostTcpListener::HostTcpListener() {
+  fd_ = BoundLoopbackSocket(SOCK_STREAM, &port_);
+  if (listen(fd_, 128) != 0) throw std::runtime_error("listen failed");
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      if (!Readable(fd_)) continue;
+      int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client >= 0) {
+        ++accepted_;
+        close(client);
+      }
+    }
+  });
+}
+
+HostTcpListener::~HostTcpListener() {
+  stop_ = true;
+  thread_.join();
+  close(fd_);
+}
+
+HostUdpEcho::HostUdpEcho() {
+  fd_ = BoundLoopbackSocket(SOCK_DGRAM, &port_);
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      if (!Readable(fd_)) continue;
+      char buf[2048];
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) continue;
+      ++received_;
+      sendto(fd_, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  });
+}
+
+HostUdpEcho::~HostUdpEcho() {
+  stop_ = true;
+  thread_.join();
+  close(fd_);
+}
+
+}  // namespace sandgate::testing

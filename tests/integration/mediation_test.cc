@@ -1,0 +1,183 @@
+// Network mode approve with real sandboxes and real host peers: decisions by policy, replay and
+// auto-deny, carried out by sandgate, each with exactly one audit record.
+#include <gmock/gmock.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/helpers/host_peers.h"
+#include "tests/helpers/sandbox_fixture.h"
+
+namespace sandgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class MediationTest : public SandboxTest {
+ protected:
+  std::vector<nlohmann::json> AuditLines() {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(ReadFile(audit_path_));
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+  // Audit lines about inet destinations (glibc may also try nscd's unix socket on its own).
+  std::vector<nlohmann::json> InetAudit() {
+    std::vector<nlohmann::json> out;
+    for (auto& line : AuditLines()) {
+      if (line["destination"]["protocol"] != "unix") out.push_back(line);
+    }
+    return out;
+  }
+  std::vector<std::string> Approve(std::vector<std::string> extra = {}) {
+    std::vector<std::string> options = {"--network", "approve", "--audit-log", audit_path_.string()};
+    options.insert(options.end(), extra.begin(), extra.end());
+    return options;
+  }
+
+  TempDir dir_;
+  std::filesystem::path audit_path_ = dir_ / "audit.jsonl";
+};
+
+TEST_F(MediationTest, AllowRuleConnectsThroughTheHost) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + listener.Port()}),
+                    {"connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 1);
+  auto audit = InetAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["decision"], "allow");
+  EXPECT_EQ(audit[0]["source"], "policy");
+  EXPECT_EQ(audit[0]["rule"], "127.0.0.1:" + listener.Port());
+  EXPECT_EQ(audit[0]["destination"]["port"], std::stoi(listener.Port()));
+  EXPECT_THAT(audit[0]["exe"].get<std::string>(), HasSubstr("sandbox_probe"));
+}
+
+TEST_F(MediationTest, UnmatchedIsDeniedByAutoDeny) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--approvals", "auto-deny"}), {"connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "err EPERM\n");
+  EXPECT_EQ(listener.Accepted(), 0);
+  auto audit = InetAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["decision"], "deny");
+  EXPECT_EQ(audit[0]["source"], "default");
+  EXPECT_TRUE(audit[0]["approvalId"].is_string());
+}
+
+TEST_F(MediationTest, DenyBeatsAllow) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.0/8", "--deny", "127.0.0.1:" + listener.Port()}),
+                    {"connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "err EPERM\n");
+  EXPECT_EQ(listener.Accepted(), 0);
+  auto audit = InetAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["source"], "policy");
+}
+
+TEST_F(MediationTest, LoopbackInsideTheSandboxNeedsNoApproval) {
+  auto r = RunProbe(Approve({"--approvals", "auto-deny"}), {"self-loopback"});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_TRUE(InetAudit().empty());
+}
+
+TEST_F(MediationTest, V4MappedAddressMatchesTheV4Rule) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + listener.Port()}),
+                    {"connect6", "::ffff:127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 1);
+}
+
+TEST_F(MediationTest, NonBlockingConnectStaysNonBlockingAndCompletes) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1"}), {"connect-nonblock", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 1);
+}
+
+TEST_F(MediationTest, ConnectErrorOfTheRealConnectIsReturned) {
+  HostTcpListener listener;
+  std::string closed_port;
+  {
+    HostTcpListener gone;
+    closed_port = gone.Port();
+  }
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1"}), {"connect", "127.0.0.1", closed_port});
+  EXPECT_EQ(r.out, "err ECONNREFUSED\n") << r.err;
+}
+
+TEST_F(MediationTest, AllowedUdpDatagramsGetTheirReplies) {
+  HostUdpEcho echo;
+  for (const char* how : {"sendto", "sendmsg", "connect-send"}) {
+    auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + echo.Port()}), {"udp", how, "127.0.0.1", echo.Port()});
+    EXPECT_EQ(r.out, "ok\n") << how << ": " << r.err;
+  }
+  EXPECT_EQ(echo.Received(), 3);
+}
+
+TEST_F(MediationTest, SixtyFourConcurrentConnectsFromThreadsAreAllDecided) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + listener.Port()}),
+                    {"threads", "64", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok=64 err=0\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 64);
+  EXPECT_EQ(InetAudit().size(), 64u);
+}
+
+TEST_F(MediationTest, ConcurrentConnectsFromProcessesAreAllDecided) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + listener.Port()}),
+                    {"processes", "16", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok=16 err=0\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 16);
+  EXPECT_EQ(InetAudit().size(), 16u);
+}
+
+TEST_F(MediationTest, DeniedConcurrentConnectsShareOnePromptAndAreAllRecorded) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--approvals", "auto-deny"}), {"threads", "64", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok=0 err=64\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 0);
+  EXPECT_EQ(InetAudit().size(), 64u);
+}
+
+TEST_F(MediationTest, ReplayPassesWhenTheScriptPlaysOut) {
+  HostTcpListener listener;
+  WriteFile(dir_ / "script.jsonl",
+            "{\"expect\": {\"address\": \"127.0.0.1\", \"port\": " + listener.Port() +
+                ", \"protocol\": \"tcp\"}, \"decision\": \"accept\"}\n");
+  auto r = RunProbe(Approve({"--approvals", "replay:" + (dir_ / "script.jsonl").string()}),
+                    {"connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(listener.Accepted(), 1);
+  auto summary = nlohmann::json::parse(r.err.substr(r.err.rfind('{')));
+  EXPECT_EQ(summary["matched"], 1);
+}
+
+TEST_F(MediationTest, ReplayMismatchDeclinesAndFailsTheRun) {
+  HostTcpListener listener;
+  WriteFile(dir_ / "script.jsonl",
+            "{\"expect\": {\"port\": 1}, \"decision\": \"accept\"}\n");
+  auto r = RunProbe(Approve({"--approvals", "replay:" + (dir_ / "script.jsonl").string()}),
+                    {"exit-after-connect", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(listener.Accepted(), 0);
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("unexpected"));
+}
+
+TEST_F(MediationTest, BadReplayFileIsASandgateError) {
+  WriteFile(dir_ / "script.jsonl", "not json\n");
+  auto r = RunProbe(Approve({"--approvals", "replay:" + (dir_ / "script.jsonl").string()}), {"exit", "0"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_THAT(r.err, HasSubstr("line 1"));
+}
+
+}  // namespace
+}  // namespace sandgate::testing
