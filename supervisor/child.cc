@@ -49,8 +49,9 @@ SandboxChild* OwnerOf(T* handle) {
 
 base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
                                  const std::vector<std::string>& args, FinishedCallback on_finished,
-                                 ListenerCallback on_listener) {
+                                 ListenerCallback on_listener, ChildStdio stdio) {
   on_finished_ = std::move(on_finished);
+  caller_stderr_ = stdio.err;
   on_listener_ = std::move(on_listener);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -70,7 +71,8 @@ base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
   base::UniqueFd stderr_read(pipe_fds[0]);
   base::UniqueFd stderr_write(pipe_fds[1]);
 
-  auto spawned = SpawnBwrap(bwrap, args, {stderr_write.Get(), inner_end.Get(), STDERR_FILENO});
+  auto spawned =
+      SpawnBwrap(bwrap, args, {stdio.in, stdio.out, stderr_write.Get(), inner_end.Get(), stdio.err});
   if (!spawned.Ok()) return spawned.Err();
   bwrap_pidfd_ = std::move(spawned->pidfd);
   spdlog::debug("bwrap started, pid {}", spawned->pid);
@@ -200,8 +202,9 @@ void SandboxChild::DrainHandoff() noexcept {
 
 void SandboxChild::OnReady(std::string_view listener_fd, pid_t pid) noexcept {
   outcome_.reached_inner = true;
-  WriteAll(STDERR_FILENO, held_stderr_.data(), held_stderr_.size());
+  WriteAll(caller_stderr_, held_stderr_.data(), held_stderr_.size());
   held_stderr_.clear();
+  command_pid_ = pid;
   // The inner stage waits for our answer, so `pid` is alive and still the inner stage.
   if (pid > 0) command_pidfd_.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!command_pidfd_) {
@@ -211,7 +214,7 @@ void SandboxChild::OnReady(std::string_view listener_fd, pid_t pid) noexcept {
     }
     spdlog::warn("pidfd_open(command pid {}): {}", pid, std::strerror(err));
   }
-  if (!listener_fd.empty()) {
+  if (!listener_fd.empty() && on_listener_) {
     int remote = -1;
     auto [end, ec] = std::from_chars(listener_fd.data(), listener_fd.data() + listener_fd.size(), remote);
     if (ec != std::errc() || end != listener_fd.data() + listener_fd.size()) {
@@ -244,7 +247,7 @@ void SandboxChild::OnStderrData(ssize_t nread, const uv_buf_t* buf) noexcept {
   }
   const auto size = static_cast<size_t>(nread);
   if (outcome_.reached_inner) {
-    WriteAll(STDERR_FILENO, buf->base, size);
+    WriteAll(caller_stderr_, buf->base, size);
   } else if (held_stderr_.size() < kMaxHeldStderrBytes) {
     held_stderr_.append(buf->base, std::min(size, kMaxHeldStderrBytes - held_stderr_.size()));
   }

@@ -29,6 +29,13 @@ struct ChildOutcome {
 //
 // Single-threaded: everything runs on the loop thread. The object must outlive the loop run;
 // Close() (also from the destructor) closes every handle, which the loop then frees.
+// The command's stdin/stdout/stderr: the caller's by default, pipes in --approvals stdio.
+struct ChildStdio {
+  int in = 0;
+  int out = 1;
+  int err = 2;
+};
+
 class SandboxChild {
  public:
   using FinishedCallback = std::function<void(const ChildOutcome&)>;
@@ -43,7 +50,10 @@ class SandboxChild {
   // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
   // fails, the supervisor explains it in one line instead of bwrap's raw messages.
   base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
-                     FinishedCallback on_finished, ListenerCallback on_listener = {});
+                     FinishedCallback on_finished, ListenerCallback on_listener = {},
+                     ChildStdio stdio = {});
+  // The command's pid (valid once it reported ready), for sandbox/started.
+  [[nodiscard]] pid_t CommandPid() const noexcept { return command_pid_; }
 
   // Sends `sig` to the command once it runs, to bwrap before that.
   void ForwardSignal(int sig) noexcept;
@@ -67,6 +77,8 @@ class SandboxChild {
   ListenerCallback on_listener_;
   base::UniqueFd bwrap_pidfd_;
   base::UniqueFd command_pidfd_;
+  pid_t command_pid_ = 0;
+  int caller_stderr_ = 2;  // where held-back bwrap output goes once the command runs
   base::UniqueFd handoff_;
   UvHandle<uv_poll_t>* exit_poll_ = nullptr;
   UvHandle<uv_poll_t>* handoff_poll_ = nullptr;

@@ -195,7 +195,7 @@ void Mediator::OnProcessExited(pid_t tgid) noexcept {
   for (RequestId id : gone) {
     auto removal = pending_.Remove(id);
     auto node = waiting_.extract(id);
-    Record(*node.mapped(), Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
+    // As with a timeout: the prompt is withdrawn first, then the attempt is recorded.
     if (removal && removal->prompt == approvals::PromptState::kOrphaned) {
       if (auto timer = timers_.find(removal->approval_id); timer != timers_.end()) {
         timer->second->Close();
@@ -203,6 +203,7 @@ void Mediator::OnProcessExited(pid_t tgid) noexcept {
       }
       approver_.Cancel(removal->approval_id, approvals::CancelReason::kProcessExited);
     }
+    Record(*node.mapped(), Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
   }
 }
 

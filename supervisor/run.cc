@@ -3,7 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +22,9 @@
 #include "supervisor/approver.h"
 #include "supervisor/audit_log.h"
 #include "supervisor/child.h"
+#include "supervisor/jsonrpc_approver.h"
 #include "supervisor/mediator.h"
+#include "supervisor/output_pump.h"
 #include "supervisor/replay_approver.h"
 #include "supervisor/exit_status.h"
 #include "vendor/bubblewrap/bwrap_diagnosis.h"
@@ -43,12 +50,27 @@ int Fail(const std::string& reason) {
 }
 
 // What mode approve needs around a bwrap run; outlives the run (session memory, replay script).
+// `approver` is null for the JSON-RPC modes, whose approver lives on the run's loop.
 struct Mediation {
   approvals::Engine* engine = nullptr;
   Approver* approver = nullptr;
   AuditLog* audit = nullptr;
   MediatorOptions options;
+  ApprovalsMode mode = ApprovalsMode::kAutoDeny;
+  int approvals_fd = -1;
+  std::string network;
 };
+
+// A pipe whose ends are both CLOEXEC; the spawn dups the child's end into place.
+struct Pipe {
+  base::UniqueFd read;
+  base::UniqueFd write;
+};
+base::Result<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return base::ErrnoError("pipe2");
+  return Pipe{base::UniqueFd(fds[0]), base::UniqueFd(fds[1])};
+}
 
 // One bwrap run on a private loop. The loop must end with every handle closed.
 base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
@@ -60,28 +82,113 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
   {
     SandboxChild child(&loop);
     std::unique_ptr<Mediator> mediator;
+    std::unique_ptr<JsonRpcApprover> rpc;
+    std::unique_ptr<OutputPump> pump;
+    base::UniqueFd command_stdin;  // our end of the command's stdin in --approvals stdio
+    ChildStdio stdio;
+    std::optional<Pipe> in_pipe, out_pipe, err_pipe;
+    bool output_done = true;
+    auto finish_protocol = [&] {
+      // sandbox/exited goes out after the last of the command's output, then the transport
+      // closes once its queue is flushed.
+      if (!rpc || !outcome || !output_done) return;
+      approvals::ExitInfo info;
+      if (outcome->term_signal != 0) {
+        info.exit_code = 128 + outcome->term_signal;
+        info.signal = outcome->term_signal;
+      } else {
+        info.exit_code = outcome->exit_code;
+        if (info.exit_code > 128 && info.exit_code < 128 + NSIG) info.signal = info.exit_code - 128;
+      }
+      rpc->Notify("sandbox/exited", approvals::SandboxExitedParams(info));
+      rpc->WhenFlushed([&rpc] { rpc->Close(); });
+    };
+
+    Approver* approver = mediation != nullptr ? mediation->approver : nullptr;
+    if (mediation != nullptr && approver == nullptr) {
+      const bool stdio_mode = mediation->mode == ApprovalsMode::kStdio;
+      const int in_fd = stdio_mode ? STDIN_FILENO : mediation->approvals_fd;
+      const int out_fd = stdio_mode ? STDOUT_FILENO : mediation->approvals_fd;
+      JsonRpcApprover::Callbacks callbacks;
+      callbacks.terminate = [&child](int sig) { child.ForwardSignal(sig); };
+      callbacks.policy_update = [engine = mediation->engine](approvals::RuleLists lists) {
+        engine->UpdatePolicy(std::move(lists));
+        return std::optional<std::string>{};
+      };
+      if (stdio_mode) {
+        callbacks.write_stdin = [&command_stdin](std::string data, bool close) {
+          if (command_stdin && !data.empty() &&
+              ::write(command_stdin.Get(), data.data(), data.size()) < 0) {
+            spdlog::warn("process/writeStdin: {}", std::strerror(errno));
+          }
+          if (close) command_stdin.Reset();
+        };
+      }
+      callbacks.hangup = [&mediator, &child] {
+        // The controller is gone: nothing can be approved any more.
+        if (mediator) mediator->CancelAll();
+        child.Kill();
+      };
+      rpc = std::make_unique<JsonRpcApprover>(&loop, in_fd, out_fd, std::move(callbacks));
+      if (auto s = rpc->Start(); !s) return s.Err();
+      approver = rpc.get();
+      if (stdio_mode) {
+        auto a = MakePipe(), b = MakePipe(), c = MakePipe();
+        if (!a.Ok() || !b.Ok() || !c.Ok()) return base::ErrnoError("pipe2(command stdio)");
+        in_pipe = std::move(a.Value());
+        out_pipe = std::move(b.Value());
+        err_pipe = std::move(c.Value());
+        command_stdin = std::move(in_pipe->write);
+        ::fcntl(command_stdin.Get(), F_SETFL, O_NONBLOCK);
+        stdio = {in_pipe->read.Get(), out_pipe->write.Get(), err_pipe->write.Get()};
+        output_done = false;
+        pump = std::make_unique<OutputPump>(
+            &loop, std::move(out_pipe->read), std::move(err_pipe->read),
+            [&rpc](const std::string& method, const nlohmann::json& params) {
+              if (rpc) rpc->Notify(method, params);
+            },
+            [&output_done, &finish_protocol] {
+              output_done = true;
+              finish_protocol();
+            });
+        if (auto s = pump->Start(); !s) return s.Err();
+      }
+    }
     if (mediation != nullptr) {
-      mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *mediation->approver,
-                                            mediation->audit, mediation->options,
-                                            [&child] { child.Kill(); });
+      mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
+                                            mediation->options, [&child] { child.Kill(); });
+    }
+    SandboxChild::ListenerCallback on_listener;
+    if (mediator) {
+      on_listener = [&](base::UniqueFd listener) {
+        if (auto attached = mediator->Attach(std::move(listener)); !attached) {
+          // Without a listener nothing could be answered: the sandbox must not run.
+          spdlog::error("cannot mediate: {}", attached.Err().Message());
+          child.Kill();
+          return;
+        }
+        if (rpc) {
+          rpc->Notify("sandbox/started",
+                      approvals::SandboxStartedParams({child.CommandPid(), "bwrap", mediation->network}));
+        }
+      };
     }
     started = child.Start(
         bwrap, argv,
-        [&outcome, &mediator](const ChildOutcome& o) {
+        [&](const ChildOutcome& o) {
           outcome = o;
           if (mediator) mediator->Close();
+          finish_protocol();
         },
-        [&mediator, &child](base::UniqueFd listener) {
-          base::Status attached = mediator ? mediator->Attach(std::move(listener))
-                                           : base::Status(base::Error{0, "no mediator"});
-          if (!attached) {
-            // Without a listener nothing could be answered: the sandbox must not run.
-            spdlog::error("cannot mediate: {}", attached.Err().Message());
-            child.Kill();
-          }
-        });
+        on_listener, stdio);
+    // The child has its copies; ours must go, or the pump would never see EOF.
+    in_pipe.reset();
+    if (out_pipe) out_pipe->write.Reset();
+    if (err_pipe) err_pipe->write.Reset();
     if (started.Ok()) uv_run(&loop, UV_RUN_DEFAULT);
     if (mediator) mediator->Close();
+    if (pump) pump->Close();
+    if (rpc) rpc->Close();
   }
   CloseAllHandles(&loop);
   uv_run(&loop, UV_RUN_DEFAULT);  // lets the close callbacks free the handles
@@ -129,17 +236,18 @@ int RunSandbox(const RunConfig& config) {
       }
       case ApprovalsMode::kStdio:
       case ApprovalsMode::kFd:
-        return Fail("--approvals stdio/fd:N: the JSON-RPC controller is not supported by this build yet");
+        break;  // the JSON-RPC approver lives on the run's loop (RunOnce)
     }
     if (config.audit_log) {
       auto opened = AuditLog::Open(*config.audit_log);
       if (!opened.Ok()) return Fail(opened.Err().Message());
       audit.emplace(std::move(opened.Value()));
     }
-    mediation = Mediation{&engine, approver.get(), audit ? &*audit : nullptr,
-                          MediatorOptions{config.approval_timeout}};
+    mediation = Mediation{&engine,          approver.get(),           audit ? &*audit : nullptr,
+                          MediatorOptions{config.approval_timeout}, config.approvals,
+                          config.approvals_fd, pipelines::ToString(spec.network)};
   }
-  Mediation* mediated = approver ? &mediation : nullptr;
+  Mediation* mediated = spec.network == pipelines::NetworkMode::kApprove ? &mediation : nullptr;
 
   auto bwrap = bubblewrap::LocateBwrap(config.bwrap_path, std::getenv("SANDGATE_BWRAP"),
                                        std::getenv("PATH"));
@@ -172,7 +280,7 @@ int RunSandbox(const RunConfig& config) {
     auto probe = RunOnce(bwrap.Value(),
                          pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
                                                    pipelines::InnerAction::kProbe),
-                         mediated);
+                         nullptr);
     if (probe.Ok() && probe->reached_inner && probe->exit_code == 0) {
       std::fprintf(stderr,
                    "sandgate: mounting a fresh /proc failed; running without it (as with "

@@ -29,7 +29,7 @@ base::Result<base::UniqueFd> HighCopy(int fd) {
 
 // Runs in the vfork child: raw system calls only, no allocation, no return.
 [[noreturn]] void ChildAfterFork(const char* path, char* const* argv, pid_t parent, int err_fd,
-                                 int stderr_fd, int handoff_fd, int caller_stderr_fd) {
+                                 const SpawnFds& fds) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // fails harmlessly for KILL/STOP
@@ -46,7 +46,10 @@ base::Result<base::UniqueFd> HighCopy(int fd) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail();
   if (getppid() != parent) _exit(125);  // sandgate died before the line above
   if (setpgid(0, 0) != 0) fail();
-  if (dup2(caller_stderr_fd, 4) < 0 || dup2(stderr_fd, 2) < 0 || dup2(handoff_fd, 3) < 0) fail();
+  if (dup2(fds.caller_stderr_fd, 4) < 0 || dup2(fds.stdin_fd, 0) < 0 ||
+      dup2(fds.stdout_fd, 1) < 0 || dup2(fds.stderr_fd, 2) < 0 || dup2(fds.handoff_fd, 3) < 0) {
+    fail();
+  }
   if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail();
   execve(path, argv, environ);
   fail();
@@ -57,12 +60,16 @@ base::Result<base::UniqueFd> HighCopy(int fd) {
 
 base::Result<SpawnedProcess> SpawnBwrap(const std::filesystem::path& bwrap,
                                         const std::vector<std::string>& args, const SpawnFds& fds) {
-  auto stderr_copy = HighCopy(fds.stderr_fd);
-  if (!stderr_copy.Ok()) return stderr_copy.Err();
-  auto handoff_copy = HighCopy(fds.handoff_fd);
-  if (!handoff_copy.Ok()) return handoff_copy.Err();
-  auto caller_stderr_copy = HighCopy(fds.caller_stderr_fd);
-  if (!caller_stderr_copy.Ok()) return caller_stderr_copy.Err();
+  base::UniqueFd copies[5];
+  const int sources[5] = {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, fds.handoff_fd,
+                          fds.caller_stderr_fd};
+  for (int i = 0; i < 5; ++i) {
+    auto copy = HighCopy(sources[i]);
+    if (!copy.Ok()) return copy.Err();
+    copies[i] = std::move(copy.Value());
+  }
+  const SpawnFds high{copies[0].Get(), copies[1].Get(), copies[2].Get(), copies[3].Get(),
+                      copies[4].Get()};
 
   int err_pipe[2];
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return base::ErrnoError("pipe2");
@@ -87,8 +94,7 @@ base::Result<SpawnedProcess> SpawnBwrap(const std::filesystem::path& bwrap,
   pid_t parent = ::getpid();
   pid_t pid = ::vfork();
   if (pid == 0) {
-    ChildAfterFork(path.c_str(), argv.data(), parent, err_write.Get(), stderr_copy->Get(),
-                   handoff_copy->Get(), caller_stderr_copy->Get());
+    ChildAfterFork(path.c_str(), argv.data(), parent, err_write.Get(), high);
   }
   int vfork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);

@@ -11,10 +11,12 @@
 
 namespace sandgate::supervisor {
 
-// fds the spawned bwrap process finds, besides the caller's stdin and stdout at 0 and 1.
+// The fds the spawned bwrap process finds.
 struct SpawnFds {
-  int stderr_fd;   // becomes fd 2 (a pipe the supervisor reads: bwrap's own errors)
-  int handoff_fd;  // becomes fd 3 (the inner stage's end of the handoff socket)
+  int stdin_fd;          // becomes fd 0 (the caller's, or a pipe in --approvals stdio)
+  int stdout_fd;         // becomes fd 1
+  int stderr_fd;         // becomes fd 2 (a pipe the supervisor reads: bwrap's own errors)
+  int handoff_fd;        // becomes fd 3 (the inner stage's end of the handoff socket)
   int caller_stderr_fd;  // becomes fd 4 (restored as the command's stderr by the inner stage)
 };
 

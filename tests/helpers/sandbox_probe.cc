@@ -18,7 +18,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -290,6 +292,47 @@ int SelfLoopback() {
   return Report(ConnectOnce(sa));
 }
 
+// N connect+close cycles against a listener that accepts; prints the median cost in ns.
+int ConnectBench(int n, const char* address, const char* port) {
+  auto sa = V4(address, port);
+  std::vector<long> ns;
+  for (int i = 0; i < n; ++i) {
+    timespec a{}, b{};
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = ConnectOnce(sa);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (rc != 0) return Report(rc);
+    ns.push_back((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+  }
+  std::sort(ns.begin(), ns.end());
+  std::printf("%ld\n", ns[ns.size() / 2]);
+  return 0;
+}
+
+// Sends MIB mebibytes over one connection; prints MiB/s.
+int StreamBench(int mib, const char* address, const char* port) {
+  auto sa = V4(address, port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return Report(-1);
+  std::vector<char> chunk(1 << 16, 'x');
+  timespec a{}, b{};
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  long long left = static_cast<long long>(mib) << 20;
+  while (left > 0) {
+    ssize_t n = write(fd, chunk.data(), std::min<long long>(left, static_cast<long long>(chunk.size())));
+    if (n <= 0) return Report(-1);
+    left -= n;
+  }
+  shutdown(fd, SHUT_WR);
+  char c;
+  while (read(fd, &c, 1) > 0) {
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double seconds = static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9;
+  std::printf("%.1f\n", mib / seconds);
+  return 0;
+}
+
 int CapEff() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -330,6 +373,32 @@ int main(int argc, char** argv) {
   if (cmd == "rmdir") return Report(rmdir(arg(2)));
   if (cmd == "socket") return Socket(arg(2));
   if (cmd == "connect") return Connect(arg(2), arg(3));
+  if (cmd == "connect-seq") {
+    // N connects one after the other; prints "ok=K err=M".
+    auto sa = V4(arg(3), arg(4));
+    int ok = 0, err = 0;
+    for (int i = 0; i < std::atoi(arg(2)); ++i) (ConnectOnce(sa) == 0 ? ok : err)++;
+    std::printf("ok=%d err=%d\n", ok, err);
+    return 0;
+  }
+  if (cmd == "sleep-after-connect") {
+    Connect(arg(2), arg(3));
+    std::fflush(stdout);
+    for (;;) pause();
+  }
+  if (cmd == "connect-then-die") {
+    // A child connects (and waits for its answer); the parent kills it after a moment.
+    pid_t child = fork();
+    if (child == 0) {
+      Connect(arg(2), arg(3));
+      _exit(0);
+    }
+    usleep(500 * 1000);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    usleep(200 * 1000);
+    return 0;
+  }
   if (cmd == "exit-after-connect") {
     Connect(arg(2), arg(3));
     return 0;
@@ -347,6 +416,8 @@ int main(int argc, char** argv) {
   if (cmd == "unix-connect") return UnixConnect(arg(2), false);
   if (cmd == "unix-abstract") return UnixConnect(arg(2), true);
   if (cmd == "self-loopback") return SelfLoopback();
+  if (cmd == "connect-bench") return ConnectBench(std::atoi(arg(2)), arg(3), arg(4));
+  if (cmd == "stream-bench") return StreamBench(std::atoi(arg(2)), arg(3), arg(4));
   if (cmd == "open-fds") {
     // Every open fd number except the one used to list them.
     std::string out;

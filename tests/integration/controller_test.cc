@@ -1,0 +1,230 @@
+// --approvals stdio with a scripted controller over real pipes: sandgate's requests are read,
+// answered (or not), and the effect checked on a real host listener.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "tests/helpers/host_peers.h"
+#include "tests/helpers/sandbox_fixture.h"
+
+namespace sandgate::testing {
+namespace {
+
+using nlohmann::json;
+
+// sandgate with its stdin/stdout on pipes held by the test: the controller's side.
+class Controller {
+ public:
+  explicit Controller(std::vector<std::string> args) {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv = {SandgateBinary(), "run", "--approvals", "stdio"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      execv(cargv[0], cargv.data());
+      _exit(121);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = in[1];
+    from_ = out[0];
+  }
+  ~Controller() {
+    CloseInput();
+    if (from_ >= 0) close(from_);
+    if (pid_ > 0) Wait();
+  }
+
+  void Send(const std::string& line) {
+    std::string data = line + "\n";
+    ASSERT_EQ(write(to_, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  }
+  void SendJson(const json& message) { Send(message.dump()); }
+  void CloseInput() {
+    if (to_ >= 0) close(to_);
+    to_ = -1;
+  }
+
+  // The next message whose method (or, for responses, absence of one) matches; others are kept
+  // in `seen`. Empty json when sandgate ends first or after 30 s (a safety net, not a timing).
+  json Next(const std::string& method) {
+    for (;;) {
+      auto newline = buffer_.find('\n');
+      if (newline != std::string::npos) {
+        json message = json::parse(buffer_.substr(0, newline));
+        buffer_.erase(0, newline + 1);
+        seen.push_back(message);
+        if (message.value("method", std::string()) == method) return message;
+        continue;
+      }
+      pollfd p{from_, POLLIN, 0};
+      if (poll(&p, 1, 30000) != 1) return {};
+      char buf[65536];
+      ssize_t n = read(from_, buf, sizeof buf);
+      if (n <= 0) return {};
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  void Answer(const json& request, const json& decision) {
+    SendJson(json{{"jsonrpc", "2.0"}, {"id", request["id"]}, {"result", {{"decision", decision}}}});
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::vector<json> seen;
+
+ private:
+  pid_t pid_ = -1;
+  int to_ = -1;
+  int from_ = -1;
+  std::string buffer_;
+};
+
+class ControllerTest : public SandboxTest {
+ protected:
+  std::vector<std::string> Probe(std::vector<std::string> probe_args,
+                                 std::vector<std::string> options = {}) {
+    options.push_back("--");
+    options.push_back(ProbeBinary());
+    options.insert(options.end(), probe_args.begin(), probe_args.end());
+    return options;
+  }
+  HostTcpListener listener_;
+};
+
+TEST_F(ControllerTest, AcceptConnectsAndIsReportedAsTheUsersDecision) {
+  Controller c(Probe({"connect", "127.0.0.1", listener_.Port()}));
+  json started = c.Next("sandbox/started");
+  ASSERT_FALSE(started.is_null());
+  EXPECT_EQ(started["params"]["protocolVersion"], 1);
+  json request = c.Next("network/requestApproval");
+  ASSERT_FALSE(request.is_null());
+  EXPECT_EQ(request["params"]["destination"]["port"], std::stoi(listener_.Port()));
+  EXPECT_THAT(request["params"]["process"]["exe"].get<std::string>(), ::testing::HasSubstr("sandbox_probe"));
+  c.Answer(request, "accept");
+  json decision = c.Next("network/decision");
+  EXPECT_EQ(decision["params"]["decision"], "allow");
+  EXPECT_EQ(decision["params"]["source"], "user");
+  json output = c.Next("process/output");
+  EXPECT_EQ(output["params"]["data"], "ok\n");
+  json exited = c.Next("sandbox/exited");
+  EXPECT_EQ(exited["params"]["exitCode"], 0);
+  EXPECT_EQ(c.Wait(), 0);
+  EXPECT_EQ(listener_.Accepted(), 1);
+}
+
+TEST_F(ControllerTest, DeclineRefusesTheConnect) {
+  Controller c(Probe({"connect", "127.0.0.1", listener_.Port()}));
+  c.Answer(c.Next("network/requestApproval"), "decline");
+  EXPECT_EQ(c.Next("process/output")["params"]["data"], "err EPERM\n");
+  EXPECT_EQ(c.Wait(), 1);
+  EXPECT_EQ(listener_.Accepted(), 0);
+}
+
+TEST_F(ControllerTest, AcceptForSessionAsksOnce) {
+  Controller c(Probe({"connect-seq", "3", "127.0.0.1", listener_.Port()}));
+  c.Answer(c.Next("network/requestApproval"), "acceptForSession");
+  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok=3 err=0\n");
+  c.Next("sandbox/exited");
+  int asked = 0, session = 0;
+  for (const auto& m : c.seen) {
+    if (m.value("method", "") == "network/requestApproval") ++asked;
+    if (m.value("method", "") == "network/decision" && m["params"]["source"] == "session") ++session;
+  }
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(session, 2);
+  EXPECT_EQ(listener_.Accepted(), 3);
+}
+
+TEST_F(ControllerTest, DeclineForSessionDeniesTheRestWithoutAsking) {
+  Controller c(Probe({"connect-seq", "3", "127.0.0.1", listener_.Port()}));
+  c.Answer(c.Next("network/requestApproval"), "declineForSession");
+  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok=0 err=3\n");
+  c.Next("sandbox/exited");
+  int asked = 0;
+  for (const auto& m : c.seen) asked += m.value("method", "") == "network/requestApproval";
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(listener_.Accepted(), 0);
+}
+
+TEST_F(ControllerTest, UnansweredRequestTimesOut) {
+  Controller c(Probe({"connect", "127.0.0.1", listener_.Port()}, {"--approval-timeout", "1"}));
+  json request = c.Next("network/requestApproval");
+  json cancelled = c.Next("network/approvalCancelled");
+  EXPECT_EQ(cancelled["params"]["reason"], "timeout");
+  EXPECT_EQ(cancelled["params"]["approvalId"], request["params"]["approvalId"]);
+  json decision = c.Next("network/decision");
+  EXPECT_EQ(decision["params"]["source"], "timeout");
+  EXPECT_EQ(c.Next("process/output")["params"]["data"], "err EPERM\n");
+  c.Answer(request, "accept");  // too late: ignored
+  EXPECT_EQ(listener_.Accepted(), 0);
+}
+
+TEST_F(ControllerTest, GarbageAndOversizedLinesGetErrorsAndSandgateCarriesOn) {
+  Controller c(Probe({"connect", "127.0.0.1", listener_.Port()}));
+  json request = c.Next("network/requestApproval");
+  c.Send("this is not json");
+  c.Send(std::string(2 * 1024 * 1024, 'x'));
+  c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "no/such"}});
+  c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 999}, {"result", {{"decision", "accept"}}}});  // unknown id
+  c.Answer(request, "accept");
+  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok\n");
+  c.Next("sandbox/exited");
+  std::vector<int> codes;
+  for (const auto& m : c.seen) {
+    if (m.contains("error")) codes.push_back(m["error"]["code"]);
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre(-32700, -32600, -32601));
+  EXPECT_EQ(listener_.Accepted(), 1);
+}
+
+TEST_F(ControllerTest, HangUpDeclinesPendingAndEndsTheSandbox) {
+  Controller c(Probe({"sleep-after-connect", "127.0.0.1", listener_.Port()}));
+  c.Next("network/requestApproval");
+  c.CloseInput();
+  json decision = c.Next("network/decision");
+  EXPECT_EQ(decision["params"]["source"], "cancelled");
+  EXPECT_EQ(decision["params"]["decision"], "deny");
+  EXPECT_NE(c.Wait(), 0);
+  EXPECT_EQ(listener_.Accepted(), 0);
+}
+
+TEST_F(ControllerTest, ProcessExitWhilePendingCancelsTheRequest) {
+  // The connecting thread's process is killed by its parent while the request waits.
+  Controller c(Probe({"connect-then-die", "127.0.0.1", listener_.Port()}));
+  json request = c.Next("network/requestApproval");
+  json cancelled = c.Next("network/approvalCancelled");
+  EXPECT_EQ(cancelled["params"]["reason"], "process_exited");
+  EXPECT_EQ(cancelled["params"]["approvalId"], request["params"]["approvalId"]);
+  json decision = c.Next("network/decision");
+  EXPECT_EQ(decision["params"]["source"], "cancelled");
+  c.Next("sandbox/exited");
+  EXPECT_EQ(listener_.Accepted(), 0);
+}
+
+TEST_F(ControllerTest, TerminateRequestEndsTheCommand) {
+  Controller c(Probe({"sleep-ready"}));
+  c.Next("process/output");
+  c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "sandbox/terminate"}, {"params", {{"signal", "SIGTERM"}}}});
+  json exited = c.Next("sandbox/exited");
+  EXPECT_EQ(exited["params"]["signal"], "SIGTERM");
+  EXPECT_EQ(c.Wait(), 143);
+}
+
+}  // namespace
+}  // namespace sandgate::testing
