@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Quick start: install what is missing, build, and run a real command in a sandbox.
+# Quick start: install what is missing, build, and run real commands in sandboxes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
+sandgate=build/supervisor/sandgate
 workspace=$(mktemp -d)
 mkdir -p "$workspace/.git"
-echo "== a shell in the sandbox: cwd writable, .git protected, no network, no capabilities"
+trap 'rm -rf "$workspace"; [[ -n ${server:-} ]] && kill "$server" 2>/dev/null || true' EXIT
+
+echo "== 1. a shell in the sandbox: cwd writable, .git protected, no network, no capabilities"
 set +e
-build/supervisor/sandgate run --network off -C "$workspace" -- /bin/sh -c '
+"$sandgate" run --network off -C "$workspace" -- /bin/sh -c '
   echo hello > notes.txt && echo "wrote notes.txt"
   echo evil > .git/config 2>/dev/null || echo "cannot write .git/config (protected)"
   touch /etc/evil 2>/dev/null || echo "cannot write /etc (read-only)"
   grep CapEff /proc/self/status
-  curl -sS --max-time 3 https://deb.debian.org >/dev/null 2>&1 || echo "no network: curl failed"
   exit 3'
 echo "sandgate exit status: $? (the command's own)"
-rm -rf "$workspace"
+
+echo "== 2. mediated network: every connect is held until a rule or a controller decides"
+port=18765
+if command -v python3 >/dev/null; then
+  python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
+  server=$!
+  sleep 1
+fi
+"$sandgate" run --audit-log "$workspace/audit.jsonl" --allow "127.0.0.1:$port" -- \
+  curl -sS -o /dev/null -w "allowed by rule: HTTP %{http_code}\n" "http://127.0.0.1:$port/"
+"$sandgate" run --approvals auto-deny --audit-log "$workspace/audit.jsonl" -- \
+  curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/" 2>&1 | sed 's/^/no rule, nobody to ask: /'
+echo "audit log (one line per mediated attempt):"
+grep -v '"unix"' "$workspace/audit.jsonl"
+echo "== 3. the JSON-RPC protocol: a controller on stdin/stdout (here: it never answers, then hangs up)"
+(sleep 2) | "$sandgate" run --approvals stdio -- curl -sS "http://127.0.0.1:$port/" | head -c 2000
+echo

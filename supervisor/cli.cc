@@ -3,8 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <system_error>
+
+#include "supervisor/policy_file.h"
 
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;
@@ -20,6 +24,7 @@ struct RawOptions {
   std::vector<std::string> writable_roots;
   bool read_only = false;
   std::string network = "approve";
+  bool network_set = false;  // given on the command line (wins over --policy)
   std::string pipeline = "bwrap";
   std::vector<std::string> config_overrides;  // -c KEY=VALUE
   bool no_proc = false;
@@ -30,6 +35,7 @@ struct RawOptions {
   std::string approvals;
   long approval_timeout = 120;
   std::string audit_log;
+  std::string policy;
   // Parsed so that the interface of SPEC.md is recognised, refused until they are built.
   std::vector<std::string> not_yet_supported;
 };
@@ -44,7 +50,13 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   cmd.add_option("-w,--writable-root", raw.writable_roots,
                  "a directory the command may write (repeatable; default: the cwd and /tmp)");
   cmd.add_flag("--read-only", raw.read_only, "no writable roots at all");
-  cmd.add_option("--network", raw.network, "off | approve | on (default approve)")
+  cmd.add_option_function<std::string>(
+         "--network",
+         [&raw](const std::string& mode) {
+           raw.network = mode;
+           raw.network_set = true;
+         },
+         "off | approve | on (default approve)")
       ->check(CLI::IsMember({"off", "approve", "on"}));
   cmd.add_option("--pipeline", raw.pipeline, "bwrap | legacy (default bwrap)")
       ->check(CLI::IsMember({"bwrap", "legacy"}));
@@ -60,7 +72,8 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   cmd.add_option("--approval-timeout", raw.approval_timeout,
                  "decline an unanswered request after SECONDS (0: wait forever; default 120)");
   cmd.add_option("--audit-log", raw.audit_log, "append one JSON line per mediated attempt");
-  for (const char* name : {"--policy", "--proxy", "--dns-upstream"}) {
+  cmd.add_option("--policy", raw.policy, "JSON policy file (rules and filesystem settings)");
+  for (const char* name : {"--proxy", "--dns-upstream"}) {
     cmd.add_option_function<std::vector<std::string>>(
         name, [&raw, name](const std::vector<std::string>&) { raw.not_yet_supported.push_back(name); },
         "(not supported by this build yet)");
@@ -94,6 +107,31 @@ pipelines::Pipeline PipelineFrom(const RawOptions& raw, bool legacy_subcommand) 
   return legacy_subcommand ? pipelines::Pipeline::kLegacy : pipeline;
 }
 
+std::string ReadPolicyText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError{"--policy " + path + ": cannot read it"};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// Folds the policy file into the options: its lists come first, the command line's are added;
+// a mode or read-only setting on the command line wins over the file's.
+void MergePolicyFile(const std::string& path, RawOptions& merged) {
+  auto parsed = ParsePolicyFile(path, ReadPolicyText(path));
+  if (auto* error = std::get_if<PolicyFileError>(&parsed)) throw UsageError{error->message};
+  const auto& policy = std::get<PolicyFile>(parsed);
+  auto prepend = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
+    to.insert(to.begin(), from.begin(), from.end());
+  };
+  prepend(merged.rules.allow, policy.rules.allow);
+  prepend(merged.rules.deny, policy.rules.deny);
+  prepend(merged.rules.route, policy.rules.route);
+  prepend(merged.writable_roots, policy.writable_roots);
+  if (policy.network_mode && !merged.network_set) merged.network = *policy.network_mode;
+  if (policy.read_only && !merged.read_only) merged.read_only = *policy.read_only;
+}
+
 void ParseApprovals(const std::string& text, RunConfig& config) {
   if (text.empty() || text == "auto-deny") {
     // SPEC's default is `tty` on a terminal; until the terminal prompt exists, nobody is asked.
@@ -125,7 +163,10 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   RunConfig config;
   auto& spec = config.sandbox;
   spec.command = raw.command;
-  spec.network = kNetworkModes.at(raw.network);
+  // The policy file is read first; the command line adds to its rules and roots.
+  RawOptions merged = raw;
+  if (!raw.policy.empty()) MergePolicyFile(raw.policy, merged);
+  spec.network = kNetworkModes.at(merged.network);
   spec.pipeline = PipelineFrom(raw, legacy_subcommand);
   if (spec.pipeline == pipelines::Pipeline::kLegacy) {
     throw UsageError{"the legacy Landlock pipeline is not available in this build yet; use --pipeline bwrap"};
@@ -133,14 +174,14 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   spec.proc = raw.no_proc ? pipelines::ProcMount::kNone : pipelines::ProcMount::kFresh;
   spec.cwd = ExistingDirectory("--cwd", raw.cwd.empty() ? fs::current_path().string() : raw.cwd);
 
-  if (raw.read_only && !raw.writable_roots.empty()) {
+  if (merged.read_only && !merged.writable_roots.empty()) {
     throw UsageError{"--read-only and --writable-root exclude each other"};
   }
-  if (!raw.read_only) {
-    if (raw.writable_roots.empty()) {
+  if (!merged.read_only) {
+    if (merged.writable_roots.empty()) {
       spec.writable_roots = {spec.cwd, ExistingDirectory("--writable-root", "/tmp")};
     }
-    for (const auto& root : raw.writable_roots) {
+    for (const auto& root : merged.writable_roots) {
       spec.writable_roots.push_back(ExistingDirectory("--writable-root", root));
     }
     for (const auto& root : spec.writable_roots) {
@@ -158,7 +199,7 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
                               spec.writable_roots.end());
   }
   if (!raw.bwrap.empty()) config.bwrap_path = raw.bwrap;
-  auto rules = approvals::ParseRuleLists(raw.rules);
+  auto rules = approvals::ParseRuleLists(merged.rules);
   if (auto* error = std::get_if<approvals::RuleError>(&rules)) throw UsageError{error->message};
   config.rules = std::get<approvals::RuleLists>(std::move(rules));
   if (!config.rules.route.empty()) {

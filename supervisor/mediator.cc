@@ -207,22 +207,39 @@ void Mediator::OnProcessExited(pid_t tgid) noexcept {
   }
 }
 
-void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
+std::unique_ptr<Mediator::Request> Mediator::BeginRequest(const Notification& n, pid_t tgid,
+                                                          Kind kind) noexcept {
   auto request = std::make_unique<Request>();
   request->id = next_request_++;
-  request->kind = Kind::kConnect;
+  request->kind = kind;
   request->notification = n;
   request->pid = tgid;
   request->received = Clock::now();
-  request->fd = static_cast<int>(n.args[0]);
+  request->fd = static_cast<int>(n.args[0]);  // connect, sendto, sendmsg, sendmmsg alike
 
   Process* process = ProcessFor(tgid);
-  if (process == nullptr) return listener_->RespondError(n.id, ESRCH);
+  if (process == nullptr) {
+    listener_->RespondError(n.id, ESRCH);
+    return nullptr;
+  }
   request->socket.Reset(PidfdGetfd(process->pidfd.Get(), request->fd));
-  if (!request->socket) return listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
+  if (!request->socket) {
+    listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
+    return nullptr;
+  }
   auto shape = ReadSocketShape(request->socket.Get());
-  if (!shape.Ok()) return listener_->RespondError(n.id, ENOTSOCK);
+  if (!shape.Ok()) {
+    listener_->RespondError(n.id, ENOTSOCK);
+    return nullptr;
+  }
   request->shape = shape.Value();
+  request->host_socket = IsHostSocket(request->socket.Get());
+  return request;
+}
+
+void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
+  auto request = BeginRequest(n, tgid, Kind::kConnect);
+  if (!request) return;
 
   const std::uint64_t len = n.args[2];
   if (len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) {
@@ -234,7 +251,6 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   if (!listener_->IdValid(n.id)) return;
   std::memcpy(&request->address, bytes->data(), bytes->size());
   request->address_len = static_cast<socklen_t>(len);
-  request->host_socket = IsHostSocket(request->socket.Get());
 
   if (request->shape.domain == AF_UNIX) {
     // Path sockets reach the host's services through the read-only root (docker.sock...), and an
@@ -275,22 +291,8 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
 }
 
 void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
-  auto request = std::make_unique<Request>();
-  request->id = next_request_++;
-  request->kind = Kind::kSendTo;
-  request->notification = n;
-  request->pid = tgid;
-  request->received = Clock::now();
-  request->fd = static_cast<int>(n.args[0]);
-
-  Process* process = ProcessFor(tgid);
-  if (process == nullptr) return listener_->RespondError(n.id, ESRCH);
-  request->socket.Reset(PidfdGetfd(process->pidfd.Get(), request->fd));
-  if (!request->socket) return listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
-  auto shape = ReadSocketShape(request->socket.Get());
-  if (!shape.Ok()) return listener_->RespondError(n.id, ENOTSOCK);
-  request->shape = shape.Value();
-  request->host_socket = IsHostSocket(request->socket.Get());
+  auto request = BeginRequest(n, tgid, Kind::kSendTo);
+  if (!request) return;
 
   const bool inet = request->shape.domain == AF_INET || request->shape.domain == AF_INET6;
   const bool stream = request->shape.type == SOCK_STREAM;

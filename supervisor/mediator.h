@@ -61,6 +61,9 @@ class Mediator {
   using RequestId = std::uint64_t;
 
   void OnNotification(const Notification& n) noexcept;
+  // The part every request shares: our copy of the command's socket and its shape. Answers the
+  // notification itself and returns null when there is no socket to look at.
+  std::unique_ptr<Request> BeginRequest(const Notification& n, pid_t tgid, Kind kind) noexcept;
   void HandleConnect(const Notification& n, pid_t tgid) noexcept;
   void HandleSend(const Notification& n, pid_t tgid) noexcept;
 
