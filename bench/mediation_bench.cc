@@ -124,11 +124,17 @@ int main(int argc, char** argv) {
 
   // 1,000 threads connect at once; every one is held, coalesced into one prompt, declined.
   auto start = std::chrono::steady_clock::now();
-  std::string out = Capture(Sandboxed({"--approvals", "auto-deny", "--log-level", "debug"},
+  std::string out = Capture(Sandboxed({"--approvals", "auto-deny"},
                                       {"threads", "1000", "127.0.0.1", sink.Port()}));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("1000 simultaneous denied connects: %s  whole run %.2f s (%.0f decisions/s including "
               "sandbox start)\n",
               out.substr(0, out.find('\n')).c_str(), seconds, 1000 / seconds);
+  // The supervisor's peak RSS for the same run, from its own debug line on stderr.
+  std::string log = Capture({"/bin/sh", "-c",
+                             std::string(SANDGATE_BENCH_SANDGATE) +
+                                 " run --approvals auto-deny --log-level debug -- " + SANDGATE_BENCH_PROBE +
+                                 " threads 1000 127.0.0.1 " + sink.Port() + " 2>&1 >/dev/null | grep 'peak RSS'"});
+  std::printf("%s", log.c_str());
   return 0;
 }

@@ -282,7 +282,7 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   request->destination.protocol =
       transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
   if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
-      HasLocalListener(tgid, transport, endpoint->second)) {
+      LocalListener(tgid, transport, endpoint->second)) {
     // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the
     // address: the socket lives in the sandbox's empty namespace, so no address reaches out.
     return listener_->RespondContinue(n.id);
@@ -355,7 +355,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
         auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
         inside = endpoint &&
                  (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
-                 HasLocalListener(tgid, Transport::kUdp, endpoint->second);
+                 LocalListener(tgid, Transport::kUdp, endpoint->second);
       }
     }
     if (!listener_->IdValid(n.id)) return;
@@ -407,7 +407,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
   const auto transport = stream ? Transport::kTcp : Transport::kUdp;
   if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
-      HasLocalListener(tgid, transport, endpoint->second)) {
+      LocalListener(tgid, transport, endpoint->second)) {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
   }
   if (stream) {
@@ -646,6 +646,19 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
                           request->address_len);
   if (sent < 0) return listener_->RespondError(id, errno);
   listener_->RespondValue(id, sent);
+}
+
+bool Mediator::LocalListener(pid_t pid, Transport transport, std::uint16_t port) noexcept {
+  if (!netns_) {
+    // Every process of the sandbox shares one network namespace: the first one asking opens it.
+    auto opened = SandboxNetns::Open(pid);
+    if (!opened.Ok()) {
+      spdlog::warn("cannot look at the sandbox's sockets: {}", opened.Err().Message());
+      return false;  // then loopback connects are mediated like any other
+    }
+    netns_.emplace(std::move(opened.Value()));
+  }
+  return netns_->HasLocalListener(transport, port);
 }
 
 bool Mediator::IsHostSocket(int fd) const noexcept {

@@ -21,6 +21,7 @@
 #include "supervisor/audit_log.h"
 #include "supervisor/host_socket.h"
 #include "supervisor/notify.h"
+#include "supervisor/sandbox_netns.h"
 #include "supervisor/uv_handle.h"
 
 namespace sandgate::supervisor {
@@ -84,6 +85,7 @@ class Mediator {
   void AllowConnect(std::unique_ptr<Request> request) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
   bool IsHostSocket(int fd) const noexcept;
+  bool LocalListener(pid_t pid, Transport transport, std::uint16_t port) noexcept;
   void RememberHostSocket(int fd) noexcept;
 
   uv_loop_t* loop_;
@@ -93,6 +95,7 @@ class Mediator {
   MediatorOptions options_;
   TerminateSandbox terminate_;
   std::unique_ptr<NotifyListener> listener_;
+  std::optional<SandboxNetns> netns_;
   std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::set<std::pair<dev_t, ino_t>> host_sockets_;
   approvals::PendingTable pending_;

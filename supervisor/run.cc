@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -294,6 +295,8 @@ int RunSandbox(const RunConfig& config) {
     return Fail(ExplainSetupFailure(bwrap.Value(), outcome.Value()));
   }
   const int status = ExitCodeFromWaitStatus(outcome->exit_code, outcome->term_signal);
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) spdlog::debug("supervisor peak RSS: {} KiB", usage.ru_maxrss);
   if (replay != nullptr) {
     // One line of JSON on stderr; a script that did not play out exactly fails the run unless
     // the command itself already did.
