@@ -56,6 +56,17 @@ TEST_F(PrivilegeEscapeTest, X32SyscallsKillTheProcess) {
   EXPECT_EQ(r.exit_code, 128 + SIGSYS) << r.err;
 }
 
+TEST_F(PrivilegeEscapeTest, ThirtyTwoBitEntryPointIsKilled) {
+  for (const char* mode : {"off", "approve"}) {
+    auto r = RunProbe({"--network", mode}, {"int80-socket"});
+    if (r.exit_code == 128 + SIGSEGV) {
+      GTEST_SKIP() << "this kernel has no 32-bit entry point (int $0x80 faults): nothing to bypass";
+    }
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.exit_code, 128 + SIGSYS) << mode << ": " << r.out << r.err;
+  }
+}
+
 TEST_F(PrivilegeEscapeTest, InheritedHostSocketDoesNotReachTheCommand) {
   // A caller that leaks a connected host socket into sandgate (no CLOEXEC) must not leak it
   // into the sandbox: with it, the command could talk to the host network in any mode.
