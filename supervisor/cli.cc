@@ -47,8 +47,11 @@ const std::map<std::string, pipelines::NetworkMode> kNetworkModes = {
 
 void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   cmd.add_option("-C,--cwd", raw.cwd, "working directory of the command (default: current)");
+  // Repeatable options take exactly one value per occurrence: a greedy list would swallow the
+  // `--` that starts the command, and the command's own flags with it.
   cmd.add_option("-w,--writable-root", raw.writable_roots,
-                 "a directory the command may write (repeatable; default: the cwd and /tmp)");
+                 "a directory the command may write (repeatable; default: the cwd and /tmp)")
+      ->allow_extra_args(false);
   cmd.add_flag("--read-only", raw.read_only, "no writable roots at all");
   cmd.add_option_function<std::string>(
          "--network",
@@ -60,14 +63,18 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
       ->check(CLI::IsMember({"off", "approve", "on"}));
   cmd.add_option("--pipeline", raw.pipeline, "bwrap | legacy (default bwrap)")
       ->check(CLI::IsMember({"bwrap", "legacy"}));
-  cmd.add_option("-c", raw.config_overrides, "features.use_linux_sandbox_bwrap=true|false");
+  cmd.add_option("-c", raw.config_overrides, "features.use_linux_sandbox_bwrap=true|false")
+      ->allow_extra_args(false);
   cmd.add_flag("--no-proc", raw.no_proc, "do not mount a fresh /proc");
   cmd.add_option("--bwrap", raw.bwrap, "bubblewrap binary (env SANDGATE_BWRAP)");
   cmd.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error (to stderr)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  cmd.add_option("--allow", raw.rules.allow, "allow connections matching RULE (repeatable)");
-  cmd.add_option("--deny", raw.rules.deny, "deny connections matching RULE (repeatable)");
-  cmd.add_option("--route", raw.rules.route, "route connections matching RULE via --proxy");
+  cmd.add_option("--allow", raw.rules.allow, "allow connections matching RULE (repeatable)")
+      ->allow_extra_args(false);
+  cmd.add_option("--deny", raw.rules.deny, "deny connections matching RULE (repeatable)")
+      ->allow_extra_args(false);
+  cmd.add_option("--route", raw.rules.route, "route connections matching RULE via --proxy")
+      ->allow_extra_args(false);
   cmd.add_option("--approvals", raw.approvals, "stdio | fd:N | auto-deny | replay:FILE");
   cmd.add_option("--approval-timeout", raw.approval_timeout,
                  "decline an unanswered request after SECONDS (0: wait forever; default 120)");
@@ -76,7 +83,8 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   for (const char* name : {"--proxy", "--dns-upstream"}) {
     cmd.add_option_function<std::vector<std::string>>(
         name, [&raw, name](const std::vector<std::string>&) { raw.not_yet_supported.push_back(name); },
-        "(not supported by this build yet)");
+        "(not supported by this build yet)")
+        ->allow_extra_args(false);
   }
   cmd.add_option("command", raw.command, "COMMAND [ARG...] after --")->required();
 }

@@ -84,6 +84,13 @@ TEST(CliTest, NetworkModesAndFlags) {
 TEST(CliTest, CommandKeepsItsOwnDashedArguments) {
   auto config = ParseOk({"run", "--", "ls", "-la", "--color", "--network"});
   EXPECT_THAT(config.sandbox.command, ElementsAre("ls", "-la", "--color", "--network"));
+  // A repeatable option right before `--` must not swallow it (nor the command's flags).
+  config = ParseOk({"run", "--allow", "a.example", "-w", "/tmp", "--", "curl", "-sS", "-o", "x",
+                    "-w", "y"});
+  EXPECT_THAT(config.sandbox.command, ElementsAre("curl", "-sS", "-o", "x", "-w", "y"));
+  EXPECT_EQ(config.rules.allow.size(), 1u);
+  config = ParseOk({"run", "--allow", "a.example", "--allow", "b.example", "--", "true"});
+  EXPECT_EQ(config.rules.allow.size(), 2u);
 }
 
 TEST(CliTest, Errors) {
