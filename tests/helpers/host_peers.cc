@@ -34,24 +34,20 @@ bool Readable(int fd) {
 }  // namespace
 
 HostTcpListener::HostTcpListener() {
-  fd_ = BoundLoopbackSocket(SOCK_STREAM, &port_);
-  if (listen(fd_, 128) != 0) throw std::runtime_error("listen failed");
-  thread_ = std::thread([this] {
-    while (!stop_) {
-      if (!Readable(fd_)) continue;
-      int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client >= 0) {
-        ++accepted_;
-        close(client);
-      }
-    }
-  });
+  fd_ = BoundLoopbackSocket(SOCK_STREAM | SOCK_NONBLOCK, &port_);
+  // Large enough for every test's connections to wait in the backlog until Accepted().
+  if (listen(fd_, 4096) != 0) throw std::runtime_error("listen failed");
 }
 
-HostTcpListener::~HostTcpListener() {
-  stop_ = true;
-  thread_.join();
-  close(fd_);
+HostTcpListener::~HostTcpListener() { close(fd_); }
+
+int HostTcpListener::Accepted() {
+  for (;;) {
+    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) return accepted_;
+    ++accepted_;
+    close(client);
+  }
 }
 
 HostUdpEcho::HostUdpEcho() {
