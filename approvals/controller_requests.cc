@@ -3,7 +3,6 @@
 #include <csignal>
 #include <utility>
 
-#include "approvals/base64.h"
 #include "approvals/json_util.h"
 #include "approvals/signals.h"
 
@@ -105,19 +104,8 @@ std::variant<WriteStdinRequest, Problem> ParseWriteStdinParams(const json& param
       return *p;
     }
   }
-  if (FindMember(params, "encoding") != nullptr) {
-    std::string encoding;
-    if (auto p = ReadString(params, "encoding", encoding)) {
-      return *p;
-    }
-    if (encoding != "base64") {
-      return Problem{"unknown encoding \"" + encoding + "\""};
-    }
-    auto decoded = Base64Decode(request.data);
-    if (!decoded) {
-      return Problem{"\"data\" is not valid base64"};
-    }
-    request.data = std::move(*decoded);
+  if (auto p = DecodeDataEncoding(params, request.data)) {
+    return *p;
   }
   return request;
 }

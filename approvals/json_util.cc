@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "approvals/base64.h"
+
 namespace sandgate::approvals {
 
 const nlohmann::json* FindMember(const nlohmann::json& object, const char* key) {
@@ -58,6 +60,17 @@ std::optional<Problem> ReadString(const nlohmann::json& object, const char* key,
     return Problem{std::string("\"") + key + "\" must be a string"};
   }
   out = value->get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<Problem> DecodeDataEncoding(const nlohmann::json& object, std::string& data) {
+  if (FindMember(object, "encoding") == nullptr) return std::nullopt;
+  std::string encoding;
+  if (auto p = ReadString(object, "encoding", encoding)) return p;
+  if (encoding != "base64") return Problem{"unknown encoding \"" + encoding + "\""};
+  auto decoded = Base64Decode(data);
+  if (!decoded) return Problem{"\"data\" is not valid base64"};
+  data = std::move(*decoded);
   return std::nullopt;
 }
 

@@ -31,4 +31,9 @@ namespace sandgate::approvals {
 [[nodiscard]] std::optional<Problem> ReadString(const nlohmann::json& object, const char* key,
                                                 std::string& out);
 
+// `data` as the message carries it, decoded when `object` says "encoding": "base64" (the only
+// encoding there is). Shared by process/output and process/writeStdin.
+[[nodiscard]] std::optional<Problem> DecodeDataEncoding(const nlohmann::json& object,
+                                                        std::string& data);
+
 }  // namespace sandgate::approvals

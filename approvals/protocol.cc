@@ -260,19 +260,8 @@ std::variant<ProcessOutput, Problem> ParseProcessOutputParams(const json& params
   if (auto p = ReadString(params, "data", output.data)) {
     return *p;
   }
-  if (FindMember(params, "encoding") != nullptr) {
-    std::string encoding;
-    if (auto p = ReadString(params, "encoding", encoding)) {
-      return *p;
-    }
-    if (encoding != "base64") {
-      return Problem{"unknown encoding \"" + encoding + "\""};
-    }
-    auto decoded = Base64Decode(output.data);
-    if (!decoded) {
-      return Problem{"\"data\" is not valid base64"};
-    }
-    output.data = std::move(*decoded);
+  if (auto p = DecodeDataEncoding(params, output.data)) {
+    return *p;
   }
   return output;
 }
