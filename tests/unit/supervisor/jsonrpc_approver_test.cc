@@ -26,6 +26,8 @@
 #include "approvals/protocol.h"
 #include "base/unique_fd.h"
 
+#include "tests/helpers/uv_test_loop.h"
+
 namespace sandgate::supervisor {
 namespace {
 
@@ -42,22 +44,8 @@ void SetNonBlocking(int fd) {
   ASSERT_EQ(::fcntl(fd, F_SETFL, flags | O_NONBLOCK), 0);
 }
 
-// Runs the loop a little at a time until `done` holds; false on timeout.
-bool RunUntil(uv_loop_t* loop, const std::function<bool()>& done, milliseconds timeout = kTimeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    uv_run(loop, UV_RUN_NOWAIT);
-    if (done()) break;
-    ::poll(nullptr, 0, 1);
-  }
-  return true;
-}
-
-void RunFor(uv_loop_t* loop, milliseconds duration) {
-  (void)RunUntil(
-      loop, [] { return false; }, duration);
-}
+using testing::RunFor;
+using testing::RunUntil;
 
 approvals::ApprovalRequest MakeRequest(const std::string& approval_id) {
   approvals::ApprovalRequest request;

@@ -20,6 +20,8 @@
 #include "base/unique_fd.h"
 #include "supervisor/jsonrpc_approver.h"
 
+#include "tests/helpers/uv_test_loop.h"
+
 namespace sandgate::supervisor {
 namespace {
 
@@ -27,23 +29,9 @@ using approvals::OutputStream;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kTimeout{5000};
 
-bool RunUntil(uv_loop_t* loop, const std::function<bool()>& done, milliseconds timeout = kTimeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    uv_run(loop, UV_RUN_NOWAIT);
-    if (done()) break;
-    ::poll(nullptr, 0, 1);
-  }
-  return true;
-}
-
-void RunFor(uv_loop_t* loop, milliseconds duration) {
-  (void)RunUntil(
-      loop, [] { return false; }, duration);
-}
+using testing::RunFor;
+using testing::RunUntil;
 
 void WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
