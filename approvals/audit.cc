@@ -61,6 +61,7 @@ nlohmann::ordered_json AuditRecord(const AuditEntry& entry) {
   record["rule"] = entry.rule ? nlohmann::ordered_json(*entry.rule) : nullptr;
   record["approvalId"] = entry.approval_id ? nlohmann::ordered_json(*entry.approval_id) : nullptr;
   record["latencyMs"] = static_cast<double>(entry.latency.count()) / kMicrosPerMilli;
+  if (entry.proxy) record["proxy"] = *entry.proxy;
   return record;
 }
 

@@ -20,6 +20,7 @@ struct AuditEntry {
   DecisionSource source = DecisionSource::kDefault;
   std::optional<std::string> rule;
   std::optional<std::string> approval_id;
+  std::optional<std::string> proxy;  // route: the proxy used, password redacted
   std::chrono::microseconds latency{0};  // from the held syscall to the decision
 };
 

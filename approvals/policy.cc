@@ -134,6 +134,33 @@ PolicyDecision Engine::Decide(const Destination& destination) const {
   return {};
 }
 
+Engine::NameDecision Engine::DecideName(std::string_view name) const {
+  Destination asked;
+  asked.host = std::string(name);
+  NameDecision decision;
+  for (const RuleSet* set : {&policy_, &session_}) {
+    for (const RuleAction action : kPrecedence) {
+      for (const Rule& rule : set->rules(action)) {
+        // Only rules about names count: an address rule says nothing about what a name is.
+        if (!std::holds_alternative<DomainPattern>(rule.target) &&
+            !std::holds_alternative<LocalhostPattern>(rule.target)) {
+          continue;
+        }
+        Rule any_port = rule;
+        any_port.ports.reset();
+        any_port.protocol.reset();
+        if (!Matches(any_port, asked)) continue;
+        decision.covered = true;
+        if (action == RuleAction::kDeny && !rule.ports && !rule.protocol && !decision.refuse) {
+          decision.refuse = true;
+          decision.rule = rule.text;
+        }
+      }
+    }
+  }
+  return decision;
+}
+
 bool Engine::AcceptForSession(const Destination& destination) {
   auto rule = ExactRuleFor(destination);
   if (!rule) {

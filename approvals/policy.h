@@ -84,6 +84,17 @@ class Engine {
 
   [[nodiscard]] PolicyDecision Decide(const Destination& destination) const;
 
+  // What DNS may do with `name` (lowercase, no trailing dot) before any connect: refused when a
+  // deny rule for the name covers every port (a port-limited deny still lets the name resolve,
+  // its other ports may be allowed); otherwise resolved. `covered` tells whether any rule names
+  // it at all, for the strict mode that asks before resolving names no rule mentions.
+  struct NameDecision {
+    bool refuse = false;
+    bool covered = false;
+    std::optional<std::string> rule;  // the deny rule that refused it
+  };
+  [[nodiscard]] NameDecision DecideName(std::string_view name) const;
+
   // Remember ExactRuleFor(destination) as a session allow / deny. False when there was nothing
   // to remember.
   bool AcceptForSession(const Destination& destination);

@@ -207,6 +207,9 @@ json DecisionNoticeParams(const DecisionNotice& notice) {
   if (notice.rule) {
     out["rule"] = *notice.rule;
   }
+  if (notice.proxy) {
+    out["proxy"] = *notice.proxy;
+  }
   return out;
 }
 

@@ -76,6 +76,7 @@ struct DecisionNotice {
   Decision decision = Decision::kDeny;
   DecisionSource source = DecisionSource::kDefault;
   std::optional<std::string> rule;
+  std::optional<std::string> proxy;  // route: the proxy used, password redacted
 };
 
 [[nodiscard]] nlohmann::json DecisionNoticeParams(const DecisionNotice& notice);

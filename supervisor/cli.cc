@@ -36,8 +36,9 @@ struct RawOptions {
   long approval_timeout = 120;
   std::string audit_log;
   std::string policy;
-  // Parsed so that the interface of SPEC.md is recognised, refused until they are built.
-  std::vector<std::string> not_yet_supported;
+  std::string proxy;
+  std::string dns_upstream;
+  bool dns_strict = false;
 };
 
 const std::map<std::string, pipelines::NetworkMode> kNetworkModes = {
@@ -80,12 +81,15 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
                  "decline an unanswered request after SECONDS (0: wait forever; default 120)");
   cmd.add_option("--audit-log", raw.audit_log, "append one JSON line per mediated attempt");
   cmd.add_option("--policy", raw.policy, "JSON policy file (rules and filesystem settings)");
-  for (const char* name : {"--proxy", "--dns-upstream"}) {
-    cmd.add_option_function<std::vector<std::string>>(
-        name, [&raw, name](const std::vector<std::string>&) { raw.not_yet_supported.push_back(name); },
-        "(not supported by this build yet)")
-        ->allow_extra_args(false);
-  }
+  cmd.add_option("--proxy", raw.proxy,
+                 "proxy for route rules and decisions: http://[user:pass@]host:port or "
+                 "socks5://[user:pass@]host:port");
+  cmd.add_option("--dns-upstream", raw.dns_upstream,
+                 "resolver the DNS forwarder asks: ADDR[:PORT] (default: the host's first "
+                 "nameserver)");
+  cmd.add_flag("--dns-strict", raw.dns_strict,
+               "ask before resolving a name that no rule mentions (guards against DNS "
+               "exfiltration)");
   cmd.add_option("command", raw.command, "COMMAND [ARG...] after --")->required();
 }
 
@@ -136,6 +140,9 @@ void MergePolicyFile(const std::string& path, RawOptions& merged) {
   prepend(merged.rules.deny, policy.rules.deny);
   prepend(merged.rules.route, policy.rules.route);
   prepend(merged.writable_roots, policy.writable_roots);
+  if (policy.proxy && merged.proxy.empty()) merged.proxy = *policy.proxy;
+  if (policy.dns_upstream && merged.dns_upstream.empty()) merged.dns_upstream = *policy.dns_upstream;
+  if (policy.dns_strict && !merged.dns_strict) merged.dns_strict = *policy.dns_strict;
   if (policy.network_mode && !merged.network_set) merged.network = *policy.network_mode;
   if (policy.read_only && !merged.read_only) merged.read_only = *policy.read_only;
 }
@@ -165,9 +172,6 @@ void ParseApprovals(const std::string& text, RunConfig& config) {
 }
 
 RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
-  if (!raw.not_yet_supported.empty()) {
-    throw UsageError{raw.not_yet_supported.front() + ": not supported by this build yet"};
-  }
   RunConfig config;
   auto& spec = config.sandbox;
   spec.command = raw.command;
@@ -210,9 +214,21 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   auto rules = approvals::ParseRuleLists(merged.rules);
   if (auto* error = std::get_if<approvals::RuleError>(&rules)) throw UsageError{error->message};
   config.rules = std::get<approvals::RuleLists>(std::move(rules));
-  if (!config.rules.route.empty()) {
-    throw UsageError{"--route: routing through a proxy is not supported by this build yet"};
+  if (!merged.proxy.empty()) {
+    auto proxy = approvals::ParseProxyUrl(merged.proxy);
+    if (auto* error = std::get_if<std::string>(&proxy)) throw UsageError{"--proxy: " + *error};
+    config.proxy = std::get<approvals::ProxyUrl>(std::move(proxy));
   }
+  if (!config.rules.route.empty() && !config.proxy) {
+    throw UsageError{"--route " + config.rules.route.front().text +
+                     ": routing needs a proxy (--proxy URL)"};
+  }
+  if (!merged.dns_upstream.empty()) {
+    auto upstream = approvals::ParseDnsServer(merged.dns_upstream);
+    if (auto* error = std::get_if<std::string>(&upstream)) throw UsageError{*error};
+    config.dns_upstream = std::get<approvals::DnsServer>(upstream);
+  }
+  config.dns_strict = merged.dns_strict;
   ParseApprovals(raw.approvals, config);
   if (raw.approval_timeout < 0) throw UsageError{"--approval-timeout: must be 0 or more seconds"};
   config.approval_timeout = std::chrono::seconds(raw.approval_timeout);

@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "approvals/protocol.h"
+#include "supervisor/proxy_tunnel.h"
 #include "supervisor/sandbox_netns.h"
+#include "supervisor/sandbox_path.h"
 #include "supervisor/target_process.h"
 
 namespace sandgate::supervisor {
@@ -111,6 +114,8 @@ struct Mediator::Request {
   int send_flags = 0;
   Clock::time_point received;
   std::optional<std::string> approval_id;
+  std::function<void(bool resolve)> on_name_decided;  // kName
+  base::UniqueFd unix_target;  // unix path connects: O_PATH handle of the resolved socket
 };
 
 Mediator::Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approver, AuditLog* audit,
@@ -124,14 +129,31 @@ Mediator::Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approve
 
 Mediator::~Mediator() { Close(); }
 
-base::Status Mediator::Attach(base::UniqueFd listener) {
+base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
   listener_ = std::make_unique<NotifyListener>(
       loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); });
-  return listener_->Start();
+  if (auto started = listener_->Start(); !started) return started;
+  if (!options_.dns_upstream) return base::Ok{};
+  auto opened = SandboxNetns::Open(sandbox_pid);
+  if (!opened.Ok()) return opened.Err();
+  netns_.emplace(std::move(opened.Value()));
+  dns_ = std::make_unique<DnsForwarder>(
+      loop_, *options_.dns_upstream, names_,
+      [this](const NameQuestion& question, std::function<void(NameVerdict)> done) {
+        CheckName(question, std::move(done));
+      });
+  if (auto started = dns_->Start(*netns_, options_.dns_listen); !started) {
+    // Not a hole: the sandbox's DNS traffic is then mediated like any other, without names.
+    spdlog::warn("DNS forwarder not started: {}", started.Err().Message());
+    dns_->Close();
+    dns_.reset();
+  }
+  return base::Ok{};
 }
 
 void Mediator::Close() noexcept {
   CancelAll();
+  if (dns_) dns_->Close();
   if (listener_) listener_->Close();
   for (auto& [pid, process] : processes_) {
     if (process->exit_poll) process->exit_poll->Close();
@@ -252,14 +274,7 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   std::memcpy(&request->address, bytes->data(), bytes->size());
   request->address_len = static_cast<socklen_t>(len);
 
-  if (request->shape.domain == AF_UNIX) {
-    // Path sockets reach the host's services through the read-only root (docker.sock...), and an
-    // abstract name checked here could be swapped for a path before the kernel re-reads it.
-    // Refused until unix rules exist.
-    request->destination = UnixDestination(request->address, request->address_len);
-    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
-    return listener_->RespondError(n.id, EPERM);
-  }
+  if (request->shape.domain == AF_UNIX) return HandleUnixConnect(std::move(request));
   if (request->shape.domain != AF_INET && request->shape.domain != AF_INET6) {
     // netlink and friends talk to the kernel about the sandbox's own namespaces; sandgate never
     // installs such sockets, so whatever the arguments become, nothing outside is reached.
@@ -281,7 +296,8 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   request->destination.port = endpoint->second;
   request->destination.protocol =
       transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
-  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+  request->destination.host = names_.HostFor(endpoint->first, Clock::now());
+  if (!request->host_socket && SandboxLocal(endpoint->first) &&
       LocalListener(tgid, transport, endpoint->second)) {
     // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the
     // address: the socket lives in the sandbox's empty namespace, so no address reaches out.
@@ -353,8 +369,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
         sockaddr_storage sa{};
         if (dest.Ok()) std::memcpy(&sa, dest->data(), dest->size());
         auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
-        inside = endpoint &&
-                 (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+        inside = endpoint && SandboxLocal(endpoint->first) &&
                  LocalListener(tgid, Transport::kUdp, endpoint->second);
       }
     }
@@ -404,9 +419,10 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   request->destination.address = endpoint->first;
   request->destination.port = endpoint->second;
   request->destination.protocol = stream ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
+  request->destination.host = names_.HostFor(endpoint->first, Clock::now());
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
   const auto transport = stream ? Transport::kTcp : Transport::kUdp;
-  if (!request->host_socket && (endpoint->first.IsLoopback() || endpoint->first.IsUnspecified()) &&
+  if (!request->host_socket && SandboxLocal(endpoint->first) &&
       LocalListener(tgid, transport, endpoint->second)) {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
   }
@@ -429,10 +445,7 @@ void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
     case approvals::Verdict::kDeny:
       return Carry(std::move(request), Decision::kDeny, source, decision.rule);
     case approvals::Verdict::kRoute:
-      // Routing through a proxy is not built yet: refuse rather than connect directly.
-      spdlog::warn("route rule {} matched but proxies are not supported yet: denied",
-                   decision.rule.value_or("?"));
-      return Carry(std::move(request), Decision::kDeny, source, decision.rule);
+      return Carry(std::move(request), Decision::kRoute, source, decision.rule, options_.proxy);
     case approvals::Verdict::kAsk:
       break;
   }
@@ -441,9 +454,14 @@ void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
   request->approval_id = added.approval_id;
   approvals::ApprovalRequest prompt;
   if (added.need == approvals::PromptNeed::kSendPrompt) {
-    auto context = ReadProcessContext(request->pid);
     prompt.approval_id = added.approval_id;
-    prompt.process = {context.pid, context.exe, context.argv, context.cwd};
+    if (request->kind == Kind::kName) {
+      // A DNS query arrives on a socket, not from a process sandgate can name cheaply.
+      prompt.reason = "dns_query";
+    } else {
+      auto context = ReadProcessContext(request->pid);
+      prompt.process = {context.pid, context.exe, context.argv, context.cwd};
+    }
     prompt.destination = request->destination;
     prompt.available_decisions = approvals::AllDecisionNames();
   }
@@ -511,8 +529,16 @@ void Mediator::OnAnswer(const std::string& approval_id, const approvals::Answer&
                                                                       : Decision::kDeny,
                         source, decided.rule);
         } else if constexpr (std::is_same_v<A, approvals::answer::Route>) {
-          spdlog::warn("route decision for {}: proxies are not supported yet, denied", approval_id);
-          ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+          std::optional<approvals::ProxyUrl> proxy = options_.proxy;
+          if (a.proxy) {
+            auto parsed = approvals::ParseProxyUrl(*a.proxy);
+            if (auto* error = std::get_if<std::string>(&parsed)) {
+              spdlog::warn("route decision for {}: {}; declined", approval_id, *error);
+              return ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
+            }
+            proxy = std::get<approvals::ProxyUrl>(std::move(parsed));
+          }
+          ResolvePrompt(approval_id, Decision::kRoute, source, std::nullopt, std::move(proxy));
         } else {
           ResolvePrompt(approval_id, Decision::kDeny, source, std::nullopt);
         }
@@ -521,7 +547,8 @@ void Mediator::OnAnswer(const std::string& approval_id, const approvals::Answer&
 }
 
 void Mediator::ResolvePrompt(const std::string& approval_id, Decision decision,
-                             DecisionSource source, std::optional<std::string> rule) noexcept {
+                             DecisionSource source, std::optional<std::string> rule,
+                             std::optional<approvals::ProxyUrl> proxy) noexcept {
   if (auto timer = timers_.find(approval_id); timer != timers_.end()) {
     timer->second->Close();
     timers_.erase(timer);
@@ -529,7 +556,7 @@ void Mediator::ResolvePrompt(const std::string& approval_id, Decision decision,
   for (RequestId id : pending_.Resolve(approval_id)) {
     auto node = waiting_.extract(id);
     if (node.empty()) continue;
-    Carry(std::move(node.mapped()), decision, source, rule);
+    Carry(std::move(node.mapped()), decision, source, rule, proxy);
   }
 }
 
@@ -544,17 +571,41 @@ void Mediator::CancelAll() noexcept {
 }
 
 void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, DecisionSource source,
-                     std::optional<std::string> rule) noexcept {
-  Record(*request, decision, source, rule);
-  if (decision != Decision::kAllow) {
+                     std::optional<std::string> rule,
+                     std::optional<approvals::ProxyUrl> proxy) noexcept {
+  if (decision == Decision::kRoute && request->kind == Kind::kName) {
+    decision = Decision::kAllow;  // routing a connect to the name needs the name resolved
+  } else if (decision == Decision::kRoute) {
+    // Only a TCP connect can be tunnelled (HTTP CONNECT and SOCKS5 CONNECT carry streams).
+    const char* why = !proxy                                     ? "no proxy given (--proxy)"
+                      : request->kind != Kind::kConnect          ? "only connects can be routed"
+                      : request->shape.type != SOCK_STREAM ||
+                              request->destination.protocol == approvals::Protocol::kUnix
+                          ? "only TCP can be routed"
+                      : request->host_socket ? "the socket is connected already"
+                                             : nullptr;
+    if (why != nullptr) {
+      spdlog::warn("route for {}: {}; denied", request->destination.port, why);
+      decision = Decision::kDeny;
+      proxy.reset();
+    }
+  }
+  Record(*request, decision, source, rule, proxy);
+  if (request->kind == Kind::kName) return request->on_name_decided(decision == Decision::kAllow);
+  if (decision == Decision::kDeny) {
     return listener_->RespondError(request->notification.id, EPERM);
+  }
+  if (decision == Decision::kRoute) return RouteConnect(std::move(request), *proxy);
+  if (request->destination.protocol == approvals::Protocol::kUnix) {
+    return AllowUnixConnect(std::move(request));
   }
   if (request->kind == Kind::kConnect) return AllowConnect(std::move(request));
   AllowSend(std::move(request));
 }
 
 void Mediator::Record(const Request& request, Decision decision, DecisionSource source,
-                      const std::optional<std::string>& rule) noexcept {
+                      const std::optional<std::string>& rule,
+                      const std::optional<approvals::ProxyUrl>& proxy) noexcept {
   try {
     approvals::DecisionNotice notice;
     notice.approval_id = request.approval_id;
@@ -563,12 +614,14 @@ void Mediator::Record(const Request& request, Decision decision, DecisionSource 
     notice.decision = decision;
     notice.source = source;
     notice.rule = rule;
+    if (proxy) notice.proxy = proxy->Redacted();
     approver_.Notify("network/decision", approvals::DecisionNoticeParams(notice));
     if (audit_ != nullptr) {
       approvals::AuditEntry entry;
       entry.time = std::chrono::system_clock::now();
       entry.pid = request.pid;
-      entry.exe = ReadProcessContext(request.pid).exe;
+      if (request.pid > 0) entry.exe = ReadProcessContext(request.pid).exe;
+      if (proxy) entry.proxy = proxy->Redacted();
       entry.destination = request.destination;
       entry.decision = decision;
       entry.source = source;
@@ -598,26 +651,159 @@ void Mediator::AllowConnect(std::unique_ptr<Request> request) noexcept {
   }
   auto shared_host = std::make_shared<base::UniqueFd>(std::move(host.Value()));
   std::shared_ptr<Request> shared_request(std::move(request));
+  std::weak_ptr<int> alive = alive_;
   HostConnect::Start(
       loop_, shared_host->Get(), shared_request->address, shared_request->address_len,
-      shared_request->shape.nonblocking, [this, shared_host, shared_request](int error) {
-        const auto id = shared_request->notification.id;
-        if (error != 0 && error != EINPROGRESS) return listener_->RespondError(id, error);
+      shared_request->shape.nonblocking, [this, alive, shared_host, shared_request](int error) {
+        if (alive.expired()) return;
+        if (error != 0 && error != EINPROGRESS) {
+          return listener_->RespondError(shared_request->notification.id, error);
+        }
         if (!shared_request->shape.nonblocking) {
           int flags = ::fcntl(shared_host->Get(), F_GETFL);
           ::fcntl(shared_host->Get(), F_SETFL, flags & ~O_NONBLOCK);
         }
-        bool cloexec = TargetFdCloexec(shared_request->pid, shared_request->fd);
-        if (auto installed = listener_->InstallFd(id, shared_host->Get(), shared_request->fd, cloexec);
-            !installed) {
-          // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
-          spdlog::debug("{}", installed.Err().Message());
-          return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
-        }
-        RememberHostSocket(shared_host->Get());
-        if (error == EINPROGRESS) return listener_->RespondError(id, EINPROGRESS);
-        listener_->RespondValue(id, 0);
+        Install(*shared_request, *shared_host, error);
       });
+}
+
+void Mediator::RouteConnect(std::unique_ptr<Request> request,
+                            const approvals::ProxyUrl& proxy) noexcept {
+  approvals::TunnelTarget target{request->destination.host, *request->destination.address,
+                                 request->destination.port};
+  std::shared_ptr<Request> shared(std::move(request));
+  std::weak_ptr<int> alive = alive_;
+  // The command waits until the tunnel is through, even when it asked not to block: a connect
+  // that completes at once is a valid answer to a non-blocking connect, and data it wrote early
+  // would otherwise land in the middle of the proxy handshake.
+  ProxyTunnel::Start(loop_, proxy, target, shared->shape, shared->socket.Get(),
+                     options_.proxy_timeout,
+                     [this, alive, shared](base::Result<base::UniqueFd> tunnel) {
+                       if (alive.expired()) return;
+                       if (!tunnel.Ok()) {
+                         return listener_->RespondError(shared->notification.id,
+                                                        tunnel.Err().errnum);
+                       }
+                       Install(*shared, tunnel.Value(), 0);
+                     });
+}
+
+void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
+  const auto id = request->notification.id;
+  request->destination = UnixDestination(request->address, request->address_len);
+  if (request->host_socket) {
+    // A unix socket sandgate installed is connected already; re-targeting it is not mediated.
+    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
+    return listener_->RespondError(id, EPERM);
+  }
+  if (request->destination.unix_abstract) {
+    // Abstract names live per network namespace. Without an allow rule the connect stays in
+    // the sandbox's own namespace, where sandgate makes it (the kernel never re-reads an
+    // address that could have become a host path meanwhile).
+    auto decision = engine_.Decide(request->destination);
+    if (decision.verdict == approvals::Verdict::kAllow || decision.verdict == approvals::Verdict::kDeny) {
+      return Mediate(std::move(request));
+    }
+    if (!netns_) {
+      auto opened = SandboxNetns::Open(request->pid);
+      if (!opened.Ok()) return listener_->RespondError(id, EPERM);
+      netns_.emplace(std::move(opened.Value()));
+    }
+    auto inside = netns_->Socket(AF_UNIX, request->shape.type | SOCK_NONBLOCK, 0);
+    if (!inside.Ok()) return listener_->RespondError(id, inside.Err().errnum);
+    if (::connect(inside->Get(), reinterpret_cast<sockaddr*>(&request->address),
+                  request->address_len) != 0) {
+      return listener_->RespondError(id, errno);
+    }
+    if (!request->shape.nonblocking) {
+      ::fcntl(inside->Get(), F_SETFL, ::fcntl(inside->Get(), F_GETFL) & ~O_NONBLOCK);
+    }
+    return Install(*request, inside.Value(), 0);
+  }
+  if (!request->destination.unix_path || request->destination.unix_path->empty()) {
+    return listener_->RespondError(id, EINVAL);
+  }
+  // The path is resolved once, in the sandbox's view (its root and the calling thread's cwd),
+  // to the socket inode it names; the rule is matched against that canonical path and sandgate
+  // connects to that very inode. A symlink or a swapped path cannot redirect it afterwards.
+  auto view = OpenProcessFsView(request->notification.tid);
+  if (!view.Ok()) return listener_->RespondError(id, ESRCH);
+  auto resolved = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path,
+                                   *request->destination.unix_path);
+  if (!resolved.Ok()) return listener_->RespondError(id, resolved.Err().errnum);
+  request->destination.unix_path = resolved->path;
+  request->unix_target = std::move(resolved->handle);
+  Mediate(std::move(request));
+}
+
+void Mediator::AllowUnixConnect(std::unique_ptr<Request> request) noexcept {
+  const auto id = request->notification.id;
+  base::UniqueFd connected;
+  if (request->unix_target) {
+    auto made = ConnectUnixAt(request->unix_target, request->shape.type);
+    if (!made.Ok()) return listener_->RespondError(id, made.Err().errnum);
+    connected = std::move(made.Value());
+  } else {
+    // An abstract socket a rule allows: the host's, so made in sandgate's own namespace.
+    connected.Reset(::socket(AF_UNIX, request->shape.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!connected) return listener_->RespondError(id, errno);
+    if (::connect(connected.Get(), reinterpret_cast<sockaddr*>(&request->address),
+                  request->address_len) != 0) {
+      return listener_->RespondError(id, errno);
+    }
+  }
+  if (!request->shape.nonblocking) {
+    ::fcntl(connected.Get(), F_SETFL, ::fcntl(connected.Get(), F_GETFL) & ~O_NONBLOCK);
+  }
+  Install(*request, connected, 0);
+}
+
+void Mediator::Install(const Request& request, const base::UniqueFd& socket, int error) noexcept {
+  const auto id = request.notification.id;
+  bool cloexec = TargetFdCloexec(request.pid, request.fd);
+  if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
+    // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
+    spdlog::debug("{}", installed.Err().Message());
+    return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
+  }
+  RememberHostSocket(socket.Get());
+  if (error != 0) return listener_->RespondError(id, error);
+  listener_->RespondValue(id, 0);
+}
+
+void Mediator::CheckName(const NameQuestion& question,
+                         std::function<void(NameVerdict)> done) noexcept {
+  // One memory for both transports: a name is a name, whichever way it is asked.
+  approvals::Destination asked;
+  asked.host = question.name;
+  asked.port = 53;
+  asked.protocol = approvals::Protocol::kUdp;
+  auto refuse = [&](DecisionSource source, std::optional<std::string> rule) {
+    Request record;
+    record.received = Clock::now();
+    record.destination = asked;
+    Record(record, Decision::kDeny, source, rule);
+    done(NameVerdict::kRefuse);
+  };
+  auto name = engine_.DecideName(question.name);
+  if (name.refuse) return refuse(DecisionSource::kPolicy, name.rule);
+  if (!options_.dns_strict) return done(NameVerdict::kResolve);
+  auto decision = engine_.Decide(asked);
+  const auto source = decision.source == approvals::RuleOrigin::kSession ? DecisionSource::kSession
+                                                                         : DecisionSource::kPolicy;
+  if (decision.verdict == approvals::Verdict::kDeny) return refuse(source, decision.rule);
+  if (decision.verdict != approvals::Verdict::kAsk || name.covered) {
+    return done(NameVerdict::kResolve);
+  }
+  auto request = std::make_unique<Request>();
+  request->id = next_request_++;
+  request->kind = Kind::kName;
+  request->received = Clock::now();
+  request->destination = asked;
+  request->on_name_decided = [done = std::move(done)](bool resolve) {
+    done(resolve ? NameVerdict::kResolve : NameVerdict::kRefuse);
+  };
+  Mediate(std::move(request));
 }
 
 void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
@@ -659,6 +845,12 @@ bool Mediator::LocalListener(pid_t pid, Transport transport, std::uint16_t port)
     netns_.emplace(std::move(opened.Value()));
   }
   return netns_->HasLocalListener(transport, port);
+}
+
+bool Mediator::SandboxLocal(const approvals::Address& address) const noexcept {
+  if (address.IsLoopback() || address.IsUnspecified()) return true;
+  return dns_ && std::find(options_.dns_listen.begin(), options_.dns_listen.end(), address) !=
+                     options_.dns_listen.end();
 }
 
 bool Mediator::IsHostSocket(int fd) const noexcept {

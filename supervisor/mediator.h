@@ -12,13 +12,18 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "approvals/destination.h"
+#include "approvals/dns_names.h"
+#include "approvals/proxy_url.h"
+#include "approvals/resolv_conf.h"
 #include "approvals/pending.h"
 #include "approvals/policy.h"
 #include "base/unique_fd.h"
 #include "supervisor/approver.h"
 #include "supervisor/audit_log.h"
+#include "supervisor/dns_forwarder.h"
 #include "supervisor/host_socket.h"
 #include "supervisor/notify.h"
 #include "supervisor/sandbox_netns.h"
@@ -28,6 +33,16 @@ namespace sandgate::supervisor {
 
 struct MediatorOptions {
   std::chrono::seconds approval_timeout{120};  // 0: wait forever
+  // --proxy: where route rules, and route decisions that name no proxy, go. Without it such a
+  // route is denied.
+  std::optional<approvals::ProxyUrl> proxy;
+  std::chrono::milliseconds proxy_timeout{30000};
+  // The DNS forwarder: its upstream (nullopt: none), and the nameserver addresses the sandbox's
+  // resolv.conf names, where it listens inside the sandbox.
+  std::optional<approvals::DnsServer> dns_upstream;
+  std::vector<approvals::Address> dns_listen;
+  // Ask before resolving a name no rule mentions (DNS queries can carry data out).
+  bool dns_strict = false;
 };
 
 // Network mode approve: every connect (and send with a destination) the sandbox attempts comes
@@ -49,13 +64,16 @@ class Mediator {
   Mediator(const Mediator&) = delete;
   Mediator& operator=(const Mediator&) = delete;
 
-  base::Status Attach(base::UniqueFd listener);
+  // `sandbox_pid`: a process inside the sandbox (its network namespace is the sandbox's). Call
+  // before the command starts: the DNS forwarder must be listening before its first query.
+  base::Status Attach(base::UniqueFd listener, pid_t sandbox_pid);
   // Declines everything pending (source `cancelled`), e.g. when the controller hangs up.
   void CancelAll() noexcept;
   void Close() noexcept;
 
  private:
-  enum class Kind { kConnect, kSendTo };
+  // kName: a DNS query in strict mode, asked about before it is resolved.
+  enum class Kind { kConnect, kSendTo, kName };
   struct Process;
   struct Request;
   struct ExitWatch;
@@ -67,6 +85,8 @@ class Mediator {
   std::unique_ptr<Request> BeginRequest(const Notification& n, pid_t tgid, Kind kind) noexcept;
   void HandleConnect(const Notification& n, pid_t tgid) noexcept;
   void HandleSend(const Notification& n, pid_t tgid) noexcept;
+  void HandleUnixConnect(std::unique_ptr<Request> request) noexcept;
+  void CheckName(const NameQuestion& question, std::function<void(NameVerdict)> done) noexcept;
 
   Process* ProcessFor(pid_t tgid) noexcept;
   void OnProcessExited(pid_t tgid) noexcept;
@@ -76,16 +96,26 @@ class Mediator {
   void OnAnswer(const std::string& approval_id, const approvals::Answer& answer,
                 approvals::DecisionSource source) noexcept;
   void ResolvePrompt(const std::string& approval_id, approvals::Decision decision,
-                     approvals::DecisionSource source, std::optional<std::string> rule) noexcept;
+                     approvals::DecisionSource source, std::optional<std::string> rule,
+                     std::optional<approvals::ProxyUrl> proxy = std::nullopt) noexcept;
   void Carry(std::unique_ptr<Request> request, approvals::Decision decision,
-             approvals::DecisionSource source, std::optional<std::string> rule) noexcept;
+             approvals::DecisionSource source, std::optional<std::string> rule,
+             std::optional<approvals::ProxyUrl> proxy = std::nullopt) noexcept;
   void Record(const Request& request, approvals::Decision decision,
-              approvals::DecisionSource source, const std::optional<std::string>& rule) noexcept;
+              approvals::DecisionSource source, const std::optional<std::string>& rule,
+              const std::optional<approvals::ProxyUrl>& proxy = std::nullopt) noexcept;
 
   void AllowConnect(std::unique_ptr<Request> request) noexcept;
+  void RouteConnect(std::unique_ptr<Request> request, const approvals::ProxyUrl& proxy) noexcept;
+  void AllowUnixConnect(std::unique_ptr<Request> request) noexcept;
+  // Installs `socket` at the command's fd and answers `result` (0, or -errno).
+  void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
   bool IsHostSocket(int fd) const noexcept;
   bool LocalListener(pid_t pid, Transport transport, std::uint16_t port) noexcept;
+  // Would this address stay inside the sandbox (its loopback, or an address sandgate made
+  // local there for the DNS forwarder)?
+  bool SandboxLocal(const approvals::Address& address) const noexcept;
   void RememberHostSocket(int fd) noexcept;
 
   uv_loop_t* loop_;
@@ -96,12 +126,17 @@ class Mediator {
   TerminateSandbox terminate_;
   std::unique_ptr<NotifyListener> listener_;
   std::optional<SandboxNetns> netns_;
+  approvals::dns::NameMap names_;
+  std::unique_ptr<DnsForwarder> dns_;
   std::map<pid_t, std::unique_ptr<Process>> processes_;
   std::set<std::pair<dev_t, ino_t>> host_sockets_;
   approvals::PendingTable pending_;
   std::map<RequestId, std::unique_ptr<Request>> waiting_;
   std::map<std::string, UvHandle<uv_timer_t>*> timers_;
   RequestId next_request_ = 1;
+  // Expires with the mediator: completions of connects and tunnels still under way when the
+  // loop shuts down find it gone and do nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace sandgate::supervisor

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <utility>
 
 namespace sandgate::supervisor {
 namespace {
@@ -44,7 +45,8 @@ std::variant<PolicyFile, PolicyFileError> ParsePolicyFile(const std::string& pat
     OnlyKeys(doc, "", {"network", "filesystem"});
     if (doc.contains("network")) {
       const json& net = doc["network"];
-      OnlyKeys(net, "network", {"mode", "allow", "deny", "route"});
+      OnlyKeys(net, "network",
+               {"mode", "allow", "deny", "route", "proxy", "dnsUpstream", "dnsStrict"});
       if (net.contains("mode")) {
         if (!net["mode"].is_string() ||
             std::set<std::string>{"off", "approve", "on"}.count(net["mode"].get<std::string>()) == 0) {
@@ -55,6 +57,16 @@ std::variant<PolicyFile, PolicyFileError> ParsePolicyFile(const std::string& pat
       if (net.contains("allow")) policy.rules.allow = Strings(net["allow"], "network.allow");
       if (net.contains("deny")) policy.rules.deny = Strings(net["deny"], "network.deny");
       if (net.contains("route")) policy.rules.route = Strings(net["route"], "network.route");
+      for (const auto& [key, slot] : {std::pair{"proxy", &policy.proxy},
+                                      std::pair{"dnsUpstream", &policy.dns_upstream}}) {
+        if (!net.contains(key)) continue;
+        if (!net[key].is_string()) throw Invalid{std::string("network.") + key + ": expected a string"};
+        *slot = net[key].get<std::string>();
+      }
+      if (net.contains("dnsStrict")) {
+        if (!net["dnsStrict"].is_boolean()) throw Invalid{"network.dnsStrict: expected true or false"};
+        policy.dns_strict = net["dnsStrict"].get<bool>();
+      }
     }
     if (doc.contains("filesystem")) {
       const json& fs = doc["filesystem"];

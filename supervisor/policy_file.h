@@ -12,7 +12,8 @@ namespace sandgate::supervisor {
 // --policy FILE: the same rules as --allow/--deny/--route, plus filesystem settings.
 //
 //   {
-//     "network":    {"mode": "off|approve|on", "allow": [RULE], "deny": [RULE], "route": [RULE]},
+//     "network":    {"mode": "off|approve|on", "allow": [RULE], "deny": [RULE], "route": [RULE],
+//                    "proxy": URL, "dnsUpstream": "ADDR[:PORT]", "dnsStrict": false},
 //     "filesystem": {"writableRoots": ["DIR"], "readOnly": false}
 //   }
 //
@@ -21,6 +22,9 @@ namespace sandgate::supervisor {
 struct PolicyFile {
   std::optional<std::string> network_mode;
   approvals::RuleTexts rules;
+  std::optional<std::string> proxy;         // as --proxy
+  std::optional<std::string> dns_upstream;  // as --dns-upstream
+  std::optional<bool> dns_strict;           // as --dns-strict
   std::vector<std::string> writable_roots;
   std::optional<bool> read_only;
 };

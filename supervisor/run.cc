@@ -162,7 +162,7 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
     SandboxChild::ListenerCallback on_listener;
     if (mediator) {
       on_listener = [&](base::UniqueFd listener) {
-        if (auto attached = mediator->Attach(std::move(listener)); !attached) {
+        if (auto attached = mediator->Attach(std::move(listener), child.CommandPid()); !attached) {
           // Without a listener nothing could be answered: the sandbox must not run.
           spdlog::error("cannot mediate: {}", attached.Err().Message());
           child.Kill();
@@ -244,9 +244,26 @@ int RunSandbox(const RunConfig& config) {
       if (!opened.Ok()) return Fail(opened.Err().Message());
       audit.emplace(std::move(opened.Value()));
     }
-    mediation = Mediation{&engine,          approver.get(),           audit ? &*audit : nullptr,
-                          MediatorOptions{config.approval_timeout}, config.approvals,
-                          config.approvals_fd, pipelines::ToString(spec.network)};
+    MediatorOptions options;
+    options.approval_timeout = config.approval_timeout;
+    options.proxy = config.proxy;
+    options.dns_strict = config.dns_strict;
+    // The sandbox sees the host's resolv.conf (the root is bound read-only): its nameservers are
+    // where the forwarder listens inside, and the first is the default upstream outside.
+    auto resolv_conf = ReadWholeFile("/etc/resolv.conf");
+    options.dns_listen = approvals::ParseNameservers(resolv_conf.value_or(""));
+    if (options.dns_listen.empty()) {
+      options.dns_listen.push_back(*approvals::Address::Parse("127.0.0.1"));  // the libc default
+    }
+    options.dns_upstream =
+        config.dns_upstream.value_or(approvals::DnsServer{options.dns_listen.front(), 53});
+    mediation = Mediation{&engine,
+                          approver.get(),
+                          audit ? &*audit : nullptr,
+                          std::move(options),
+                          config.approvals,
+                          config.approvals_fd,
+                          pipelines::ToString(spec.network)};
   }
   Mediation* mediated = spec.network == pipelines::NetworkMode::kApprove ? &mediation : nullptr;
 

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "approvals/policy.h"
+#include "approvals/proxy_url.h"
+#include "approvals/resolv_conf.h"
 #include "pipelines/sandbox_spec.h"
 
 namespace sandgate::supervisor {
@@ -25,6 +27,10 @@ struct RunConfig {
   int approvals_fd = -1;    // kFd
   std::chrono::seconds approval_timeout{120};
   std::optional<std::string> audit_log;
+  std::optional<approvals::ProxyUrl> proxy;  // --proxy
+  // --dns-upstream; nullopt: the first nameserver of the host's resolv.conf, read at start.
+  std::optional<approvals::DnsServer> dns_upstream;
+  bool dns_strict = false;  // --dns-strict
 };
 
 }  // namespace sandgate::supervisor

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "approvals/address.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
 
@@ -26,8 +27,19 @@ class SandboxNetns {
   // Is a socket listening (TCP) or bound (UDP) on `port` there?
   [[nodiscard]] bool HasLocalListener(Transport transport, std::uint16_t port) const;
 
+  // A socket that lives in the sandbox's namespace (e.g. sandgate's DNS forwarder listening
+  // where the sandbox's resolv.conf points, or an abstract unix connect kept inside).
+  [[nodiscard]] base::Result<base::UniqueFd> Socket(int domain, int type, int protocol) const;
+
+  // Makes `address` local to the sandbox (added to its loopback interface), so that sandgate can
+  // listen on a nameserver address the sandbox's resolv.conf names. Loopback addresses are
+  // local already.
+  [[nodiscard]] base::Status AddLocalAddress(const approvals::Address& address) const;
+
  private:
-  explicit SandboxNetns(base::UniqueFd diag) : diag_(std::move(diag)) {}
+  SandboxNetns(base::UniqueFd netns, base::UniqueFd diag)
+      : netns_(std::move(netns)), diag_(std::move(diag)) {}
+  base::UniqueFd netns_;
   base::UniqueFd diag_;
 };
 

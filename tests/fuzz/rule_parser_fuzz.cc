@@ -1,7 +1,6 @@
-// libFuzzer target for the rule grammar (approvals/rule.h). Not wired into CMake; build by hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     tests/fuzz/rule_parser_fuzz.cc approvals/*.cc -o rule_parser_fuzz
-//   ./rule_parser_fuzz -max_total_time=60
+// libFuzzer target for the rule grammar (approvals/rule.h). Built with clang++ and run for a
+// bounded time by ctest (`ctest -L fuzz`, see tests/fuzz/CMakeLists.txt and run_fuzzer.sh);
+// seeds in corpus/rule/.
 //
 // Beyond "does not crash", it checks the parser's promises:
 //   - an error is one line (it goes to stderr and into JSON-RPC error data);

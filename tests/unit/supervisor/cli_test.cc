@@ -134,9 +134,32 @@ TEST(CliTest, MediationOptionErrors) {
   EXPECT_THAT(ParseError({"run", "--approvals", "fd:x", "--", "true"}), HasSubstr("fd:N"));
   EXPECT_THAT(ParseError({"run", "--approval-timeout", "-1", "--", "true"}),
               HasSubstr("--approval-timeout"));
-  EXPECT_THAT(ParseError({"run", "--proxy", "http://p:3128", "--", "true"}),
-              HasSubstr("--proxy: not supported by this build yet"));
-  EXPECT_THAT(ParseError({"run", "--route", "github.com", "--", "true"}), HasSubstr("--route"));
+  EXPECT_THAT(ParseError({"run", "--proxy", "ftp://p:3128", "--", "true"}), HasSubstr("--proxy"));
+  EXPECT_THAT(ParseError({"run", "--proxy", "http://p", "--", "true"}), HasSubstr("--proxy"));
+  EXPECT_THAT(ParseError({"run", "--route", "github.com", "--", "true"}),
+              HasSubstr("routing needs a proxy"));
+  EXPECT_THAT(ParseError({"run", "--dns-upstream", "resolver.example", "--", "true"}),
+              HasSubstr("--dns-upstream resolver.example"));
+  EXPECT_THAT(ParseError({"run", "--dns-upstream", "10.0.0.1:0", "--", "true"}),
+              HasSubstr("port"));
+}
+
+TEST(CliTest, ProxyAndDnsOptions) {
+  auto config = std::get<RunConfig>(Parse({"run", "--proxy", "socks5://u:p@127.0.0.1:1080",
+                                           "--route", "**.example.org", "--dns-upstream",
+                                           "[fd00::53]:5353", "--dns-strict", "--", "true"}));
+  ASSERT_TRUE(config.proxy);
+  EXPECT_EQ(config.proxy->scheme, approvals::ProxyScheme::kSocks5);
+  EXPECT_EQ(config.proxy->port, 1080);
+  ASSERT_EQ(config.rules.route.size(), 1U);
+  ASSERT_TRUE(config.dns_upstream);
+  EXPECT_EQ(config.dns_upstream->address.ToString(), "fd00::53");
+  EXPECT_EQ(config.dns_upstream->port, 5353);
+  EXPECT_TRUE(config.dns_strict);
+  auto plain = std::get<RunConfig>(Parse({"run", "--", "true"}));
+  EXPECT_FALSE(plain.proxy);
+  EXPECT_FALSE(plain.dns_upstream);
+  EXPECT_FALSE(plain.dns_strict);
 }
 
 TEST(CliTest, LegacyPipelineIsRefusedWithAClearReason) {
