@@ -4,9 +4,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace sandgate::testing {
 namespace {
@@ -42,6 +47,47 @@ HostTcpListener::HostTcpListener() {
 HostTcpListener::~HostTcpListener() { close(fd_); }
 
 int HostTcpListener::Accepted() {
+  for (;;) {
+    int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) return accepted_;
+    ++accepted_;
+    close(client);
+  }
+}
+
+HostUnixListener::HostUnixListener(std::string name, UnixName kind)
+    : name_(std::move(name)), kind_(kind) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  // A path needs its terminating NUL inside sun_path; an abstract name its leading one.
+  if (name_.empty() || name_.size() + 1 > sizeof sa.sun_path) {
+    throw std::runtime_error("bad unix socket name: " + name_);
+  }
+  socklen_t len = 0;
+  if (kind_ == UnixName::kAbstract) {
+    std::memcpy(sa.sun_path + 1, name_.data(), name_.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name_.size());
+  } else {
+    std::memcpy(sa.sun_path, name_.data(), name_.size());
+    len = sizeof sa;
+  }
+  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const bool bound = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&sa), len) == 0;
+  // Large enough for every test's connections to wait in the backlog until Accepted().
+  if (!bound || listen(fd_, 4096) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd_ >= 0) close(fd_);
+    if (bound && kind_ == UnixName::kPath) unlink(name_.c_str());
+    throw std::runtime_error("cannot listen on unix socket " + name_ + ": " + why);
+  }
+}
+
+HostUnixListener::~HostUnixListener() {
+  close(fd_);
+  if (kind_ == UnixName::kPath) unlink(name_.c_str());
+}
+
+int HostUnixListener::Accepted() {
   for (;;) {
     int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) return accepted_;

@@ -27,6 +27,30 @@ class HostTcpListener {
   int accepted_ = 0;
 };
 
+// Where a HostUnixListener's name lives: a filesystem path, or the abstract namespace of the
+// host's network namespace (the name without its leading NUL).
+enum class UnixName { kPath, kAbstract };
+
+// A listening AF_UNIX stream socket on the host that counts every connection made to it, exactly
+// like HostTcpListener: connections wait in the backlog and Accepted() drains it when asked. A
+// path socket is unlinked again when the listener dies.
+class HostUnixListener {
+ public:
+  explicit HostUnixListener(std::string name, UnixName kind = UnixName::kPath);
+  ~HostUnixListener();
+  HostUnixListener(const HostUnixListener&) = delete;
+  HostUnixListener& operator=(const HostUnixListener&) = delete;
+
+  [[nodiscard]] const std::string& Name() const { return name_; }
+  [[nodiscard]] int Accepted();
+
+ private:
+  int fd_ = -1;
+  std::string name_;
+  UnixName kind_;
+  int accepted_ = 0;
+};
+
 // A UDP echo server on the host's 127.0.0.1 that counts the datagrams it receives.
 class HostUdpEcho {
  public:

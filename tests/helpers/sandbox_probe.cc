@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -278,6 +279,128 @@ int UnixConnect(const std::string& name, bool abstract) {
   return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), len));
 }
 
+sockaddr_un UnixPath(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  return sa;
+}
+
+int UnixConnectOnce(const sockaddr_un& sa, int type) {
+  int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  close(fd);
+  return rc;
+}
+
+// A non-blocking unix stream connect; "ok" only if the socket ends up connected and still
+// non-blocking.
+int UnixConnectNonblocking(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  auto sa = UnixPath(path);
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  if (rc != 0 && errno != EINPROGRESS) return Report(rc);
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 10000) != 1) {
+    errno = ETIMEDOUT;
+    return Report(-1);
+  }
+  sockaddr_un peer{};
+  socklen_t len = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) return Report(-1);
+  if ((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0) {
+    errno = EPROTO;
+    return Report(-1);
+  }
+  return Report(0);
+}
+
+// Connects a datagram socket to PATH and sends "ping" on it.
+int UnixConnectDgram(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  auto sa = UnixPath(path);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return Report(-1);
+  return Report(static_cast<int>(send(fd, "ping", 4, 0)));
+}
+
+// Plants the symlink LINK -> TARGET, then connects to LINK.
+int SymlinkUnixConnect(const char* target, const std::string& link) {
+  if (symlink(target, link.c_str()) != 0) return Report(-1);
+  return Report(UnixConnectOnce(UnixPath(link), SOCK_STREAM));
+}
+
+// Like SwapRace for path sockets: one thread rewrites sun_path between two paths of the same
+// length while the main thread connects with it `iterations` times. Prints "ok=K err=M".
+int UnixSwapRace(const std::string& allowed, const std::string& forbidden, int iterations) {
+  static sockaddr_un shared;
+  if (allowed.size() != forbidden.size() || allowed.size() >= sizeof shared.sun_path) {
+    std::fputs("unix-swap-race: the paths must have the same length\n", stderr);
+    return 2;
+  }
+  shared = UnixPath(allowed);
+  const std::string* paths[2] = {&allowed, &forbidden};
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    volatile char* bytes = shared.sun_path;
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      const std::string& path = *paths[i & 1];
+      for (std::size_t k = 0; k < path.size(); ++k) bytes[k] = path[k];
+    }
+  });
+  int ok = 0, err = 0;
+  for (int i = 0; i < iterations; ++i) (UnixConnectOnce(shared, SOCK_STREAM) == 0 ? ok : err)++;
+  stop = true;
+  flipper.join();
+  std::printf("ok=%d err=%d\n", ok, err);
+  return 0;
+}
+
+// One thread re-points the symlink LINK between two targets (a new link renamed over the old
+// one, so LINK always exists) while the main thread connects to LINK `iterations` times. Prints
+// "ok=K err=M".
+int UnixSymlinkRace(const std::string& link, const char* allowed, const char* forbidden,
+                    int iterations) {
+  const std::string fresh = link + ".new";
+  if (symlink(allowed, link.c_str()) != 0) return Report(-1);
+  const char* targets[2] = {allowed, forbidden};
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (unsigned i = 1; !stop.load(std::memory_order_relaxed); ++i) {
+      unlink(fresh.c_str());
+      if (symlink(targets[i & 1], fresh.c_str()) == 0) rename(fresh.c_str(), link.c_str());
+    }
+  });
+  const auto sa = UnixPath(link);
+  int ok = 0, err = 0;
+  for (int i = 0; i < iterations; ++i) (UnixConnectOnce(sa, SOCK_STREAM) == 0 ? ok : err)++;
+  stop = true;
+  flipper.join();
+  std::printf("ok=%d err=%d\n", ok, err);
+  return 0;
+}
+
+// Opens PATH with O_PATH and connects to it through the magic link /proc/self/fd/N.
+int UnixConnectProcFd(const char* path) {
+  int handle = open(path, O_PATH | O_CLOEXEC);
+  if (handle < 0) return Report(-1);
+  return Report(UnixConnectOnce(UnixPath("/proc/self/fd/" + std::to_string(handle)), SOCK_STREAM));
+}
+
+// Binds and listens on the abstract NAME inside the sandbox, then connects to it.
+int UnixAbstractSelf(const std::string& name) {
+  int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path + 1, name.data(), std::min(name.size(), sizeof sa.sun_path - 1));
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 +
+                                    std::min(name.size(), sizeof sa.sun_path - 1));
+  if (bind(server, reinterpret_cast<sockaddr*>(&sa), len) != 0 || listen(server, 4) != 0) {
+    return Report(-1);
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), len));
+}
+
 // A listener inside the sandbox and a connect to it over the sandbox's own loopback.
 int SelfLoopback() {
   int server = socket(AF_INET, SOCK_STREAM, 0);
@@ -415,6 +538,15 @@ int main(int argc, char** argv) {
   if (cmd == "swap-race") return SwapRace(arg(2), arg(3), arg(4), std::atoi(arg(5)));
   if (cmd == "unix-connect") return UnixConnect(arg(2), false);
   if (cmd == "unix-abstract") return UnixConnect(arg(2), true);
+  if (cmd == "unix-connect-nonblock") return UnixConnectNonblocking(arg(2));
+  if (cmd == "unix-connect-dgram") return UnixConnectDgram(arg(2));
+  if (cmd == "symlink-unix-connect") return SymlinkUnixConnect(arg(2), arg(3));
+  if (cmd == "unix-swap-race") return UnixSwapRace(arg(2), arg(3), std::atoi(arg(4)));
+  if (cmd == "unix-symlink-race") {
+    return UnixSymlinkRace(arg(2), arg(3), arg(4), std::atoi(arg(5)));
+  }
+  if (cmd == "unix-connect-procfd") return UnixConnectProcFd(arg(2));
+  if (cmd == "unix-abstract-self") return UnixAbstractSelf(arg(2));
   if (cmd == "self-loopback") return SelfLoopback();
   if (cmd == "connect-bench") return ConnectBench(std::atoi(arg(2)), arg(3), arg(4));
   if (cmd == "stream-bench") return StreamBench(std::atoi(arg(2)), arg(3), arg(4));

@@ -1,0 +1,151 @@
+// Attacks on unix socket rules: the command may connect to sockets under DIR/a (`unix:DIR/a/*`)
+// and tries to reach DIR/b/s.sock (or a socket outside DIR) instead: by rewriting the address
+// while it is checked, by symlinks, by "..", by /proc magic links. The forbidden listener counts
+// contacts; every test demands zero.
+#include <gmock/gmock.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tests/helpers/host_peers.h"
+#include "tests/helpers/sandbox_fixture.h"
+
+namespace sandgate::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::StartsWith;
+
+// "ok=K err=M" -> {K, M}; {-1, -1} when the output is something else.
+std::pair<int, int> Counts(const std::string& out) {
+  int ok = -1, err = -1;
+  if (std::sscanf(out.c_str(), "ok=%d err=%d", &ok, &err) != 2) return {-1, -1};
+  return {ok, err};
+}
+
+// Creates the directory `path` will live in; returns `path`.
+std::string InNewDirectory(const fs::path& path) {
+  fs::create_directories(path.parent_path());
+  return path.string();
+}
+
+class UnixEscapeTest : public SandboxTest {
+ protected:
+  RunResult Attack(const std::vector<std::string>& probe_args,
+                   const std::string& rule_glob = "/a/*") {
+    return RunProbe({"--network", "approve", "--approvals", "auto-deny", "--audit-log",
+                     audit_path_.string(), "--allow", "unix:" + dir_.Path().string() + rule_glob},
+                    probe_args);
+  }
+  // The destination paths the audit log recorded for unix sockets, in order.
+  std::vector<std::string> AuditedPaths() {
+    std::vector<std::string> paths;
+    std::istringstream in(ReadFile(audit_path_));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto record = nlohmann::json::parse(line);
+      if (record["destination"]["protocol"] == "unix" &&
+          record["destination"]["path"].is_string()) {
+        paths.push_back(record["destination"]["path"]);
+      }
+    }
+    return paths;
+  }
+
+  TempDir dir_;
+  fs::path audit_path_ = dir_ / "audit.jsonl";
+  HostUnixListener allowed_{InNewDirectory(dir_ / "a/s.sock")};
+  HostUnixListener forbidden_{InNewDirectory(dir_ / "b/s.sock")};
+};
+
+TEST_F(UnixEscapeTest, PathSwappedDuringTheCheckNeverReachesTheForbiddenSocket) {
+  // The two paths differ in one byte, so every read of the shared sockaddr sees one of them.
+  // sandgate resolves and connects from the copy it read and checked; the kernel never re-reads.
+  constexpr int kIterations = 400;
+  auto r =
+      Attack({"unix-swap-race", allowed_.Name(), forbidden_.Name(), std::to_string(kIterations)});
+  auto [ok, err] = Counts(r.out);
+  EXPECT_EQ(ok + err, kIterations) << r.out << r.err;
+  const int allowed_contacts = allowed_.Accepted();
+  EXPECT_EQ(forbidden_.Accepted(), 0) << r.out << " allowed listener saw " << allowed_contacts;
+  EXPECT_EQ(allowed_contacts, ok) << r.out;
+  EXPECT_GT(ok, 0) << r.out;
+}
+
+TEST_F(UnixEscapeTest, SymlinkRepointedDuringTheCheckNeverReachesTheForbiddenSocket) {
+  // The command flips a symlink under the allowed directory between the allowed and the
+  // forbidden socket while it connects through it. sandgate connects to the inode it resolved.
+  constexpr int kIterations = 400;
+  auto r = Attack({"unix-symlink-race", (dir_ / "a/link.sock").string(), allowed_.Name(),
+                   forbidden_.Name(), std::to_string(kIterations)});
+  auto [ok, err] = Counts(r.out);
+  EXPECT_EQ(ok + err, kIterations) << r.out << r.err;
+  const int allowed_contacts = allowed_.Accepted();
+  EXPECT_EQ(forbidden_.Accepted(), 0) << r.out << " allowed listener saw " << allowed_contacts;
+  EXPECT_EQ(allowed_contacts, ok) << r.out;
+}
+
+TEST_F(UnixEscapeTest, AbsoluteSymlinkOutOfTheAllowedDirectoryStaysDenied) {
+  // A socket outside DIR, reached through /var/run (itself a symlink to /run on these machines).
+  std::string run_dir = "/run/sandgate-test-XXXXXX";
+  if (::mkdtemp(run_dir.data()) == nullptr) GTEST_SKIP() << "cannot create a directory in /run";
+  {
+    HostUnixListener outside(run_dir + "/forbid.sock");
+    const std::string via_var_run = "/var" + outside.Name();
+    auto r = Attack({"symlink-unix-connect", via_var_run, (dir_ / "a/evil.sock").string()});
+    EXPECT_EQ(r.out, "err EPERM\n") << r.err;
+    // The same target spelled with more ".." than there are directories: clamped at the
+    // sandbox's root, still the same socket.
+    auto r2 = Attack({"symlink-unix-connect", "../../../../../../../../../../.." + via_var_run,
+                      (dir_ / "a/evil2.sock").string()});
+    EXPECT_EQ(r2.out, "err EPERM\n") << r2.err;
+    EXPECT_EQ(outside.Accepted(), 0);
+    EXPECT_EQ(AuditedPaths(), (std::vector<std::string>{fs::canonical(outside.Name()).string(),
+                                                        fs::canonical(outside.Name()).string()}));
+  }
+  std::error_code ec;
+  fs::remove_all(run_dir, ec);
+}
+
+TEST_F(UnixEscapeTest, DotDotThatLooksAllowedIsMatchedCanonically) {
+  // With `**` the lexical text DIR/a/../b/s.sock matches the glob; its canonical path does not.
+  auto r = Attack({"unix-connect", (dir_ / "a/../b/s.sock").string()}, "/a/**");
+  EXPECT_EQ(r.out, "err EPERM\n") << r.err;
+  EXPECT_EQ(forbidden_.Accepted(), 0);
+  EXPECT_EQ(AuditedPaths(), std::vector<std::string>{forbidden_.Name()});
+}
+
+TEST_F(UnixEscapeTest, DotDotAfterASymlinkedDirectoryFollowsTheLinkLikeTheKernel) {
+  // DIR/a/up -> DIR/b/sub: lexically DIR/a/up/../s.sock is DIR/a/s.sock (allowed), but the kernel
+  // walks DIR/b/sub/.. and reaches DIR/b/s.sock. Matching one and connecting the other would be
+  // an escape; connecting the allowed one would not be what the command asked for.
+  fs::create_directories(dir_ / "b/sub");
+  fs::create_directory_symlink(dir_ / "b/sub", dir_ / "a/up");
+  auto r = Attack({"unix-connect", (dir_ / "a/up/../s.sock").string()});
+  EXPECT_EQ(r.out, "err EPERM\n") << r.err;
+  EXPECT_EQ(forbidden_.Accepted(), 0);
+  EXPECT_EQ(allowed_.Accepted(), 0);
+  EXPECT_EQ(AuditedPaths(), std::vector<std::string>{forbidden_.Name()});
+}
+
+TEST_F(UnixEscapeTest, ProcMagicLinkToTheForbiddenSocket) {
+  // An O_PATH fd of the forbidden socket, connected to through /proc/self/fd/N.
+  auto r = Attack({"unix-connect-procfd", forbidden_.Name()});
+  EXPECT_THAT(r.out, StartsWith("err ")) << r.err;
+  // Also when the glob allows everything under /proc.
+  auto r2 = RunProbe({"--network", "approve", "--approvals", "auto-deny", "--allow",
+                      "unix:/proc/**", "--allow", "unix:" + allowed_.Name()},
+                     {"unix-connect-procfd", forbidden_.Name()});
+  EXPECT_THAT(r2.out, StartsWith("err ")) << r2.err;
+  EXPECT_EQ(forbidden_.Accepted(), 0);
+}
+
+}  // namespace
+}  // namespace sandgate::testing
