@@ -22,7 +22,14 @@ ANSWERS = {"y": "accept", "s": "acceptForSession", "n": "decline",
 def describe(params):
     dest = params["destination"]
     proc = params["process"]
-    where = dest.get("host") or dest.get("address") or dest.get("path")
+    if params.get("reason") == "dns_query":
+        # --dns-strict: a name no rule mentions, asked about before it is resolved.
+        return f"the sandbox wants to resolve {dest.get('host')}"
+    # The host name comes from the sandbox's own DNS answers; the address is what it connects to.
+    if dest.get("host") and dest.get("address"):
+        where = f"{dest['host']} [{dest['address']}]"
+    else:
+        where = dest.get("host") or dest.get("address") or dest.get("path")
     port = f":{dest['port']}" if dest.get("port") else ""
     argv = " ".join(proc.get("argv", []))[:120]
     return f"{proc.get('exe')} (pid {proc['pid']}: {argv}) wants {dest['protocol']} {where}{port}"

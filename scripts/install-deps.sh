@@ -10,6 +10,9 @@ packages=(
   # Real peers the integration tests start themselves; the executable-only packages, so that no
   # system dnsmasq (port 53) or tinyproxy (8888) service is installed and started.
   dnsmasq-base tinyproxy-bin microsocks
+  # Fuzz targets (libFuzzer comes with clang's runtime package) and a forging script in the
+  # DNS escape tests.
+  clang libclang-rt-14-dev python3
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -404,6 +404,8 @@ std::vector<std::uint8_t> DnsForwarder::Relay(const Pending& pending,
 
 void DnsForwarder::ForwardTcp(std::vector<std::uint8_t> query, std::string name,
                               std::uint16_t type, ReplyTo reply) noexcept {
+  if (tcp_in_flight_ >= kMaxPending) return reply(dns::MakeErrorResponse(query, dns::Rcode::kServFail));
+  ++tcp_in_flight_;
   auto pending = std::make_shared<Pending>();
   pending->query = query;
   pending->sandbox_id = dns::GetId(query).value_or(0);
@@ -416,6 +418,7 @@ void DnsForwarder::ForwardTcp(std::vector<std::uint8_t> query, std::string name,
   std::weak_ptr<int> alive = alive_;
   upstream->done = [this, alive, pending](std::optional<std::vector<std::uint8_t>> answer) {
     if (alive.expired()) return;
+    --tcp_in_flight_;
     if (!answer) return pending->reply(dns::MakeErrorResponse(pending->query, dns::Rcode::kServFail));
     pending->reply(Relay(*pending, std::move(*answer)));
   };

@@ -87,6 +87,7 @@ class DnsForwarder {
   UvHandle<uv_udp_t>* upstream_udp_ = nullptr;
   UvHandle<uv_timer_t>* sweep_ = nullptr;
   std::map<std::uint16_t, std::unique_ptr<Pending>> pending_;  // by the id used upstream
+  std::size_t tcp_in_flight_ = 0;  // queries relayed over TCP, each with its own connection
   std::mt19937 ids_;
   // Expires on Close(): answers and verdicts arriving later are dropped.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -728,6 +728,9 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
   // connects to that very inode. A symlink or a swapped path cannot redirect it afterwards.
   auto view = OpenProcessFsView(request->notification.tid);
   if (!view.Ok()) return listener_->RespondError(id, ESRCH);
+  // The tid could have died and been reused between the read and the open: only a still-valid
+  // notification proves the view belongs to the caller.
+  if (!listener_->IdValid(id)) return;
   auto resolved = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path,
                                    *request->destination.unix_path);
   if (!resolved.Ok()) return listener_->RespondError(id, resolved.Err().errnum);
