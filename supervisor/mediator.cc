@@ -28,6 +28,8 @@ using Clock = std::chrono::steady_clock;
 
 // Largest datagram sandgate sends on a command's behalf (the UDP maximum payload).
 constexpr std::size_t kMaxDatagram = 65507;
+// Most a TCP Fast Open send carried out on the command's behalf sends at once (a short send).
+constexpr std::uint64_t kMaxFastOpenData = 65536;
 
 int PidfdGetfd(int pidfd, int fd) {
   return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
@@ -112,6 +114,9 @@ struct Mediator::Request {
   approvals::Destination destination;
   std::vector<std::uint8_t> payload;  // sendto: the datagram, read before the decision
   int send_flags = 0;
+  // TCP Fast Open (sendto with MSG_FASTOPEN): decided as a connect, carried out as connect plus
+  // a send of `payload`; the syscall returns how much was sent.
+  bool fast_open = false;
   Clock::time_point received;
   std::optional<std::string> approval_id;
   std::function<void(bool resolve)> on_name_decided;  // kName
@@ -401,6 +406,11 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   if (!name.Ok()) return listener_->RespondError(n.id, EFAULT);
   if (!stream) {
     if (data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
+  } else {
+    // A stream send may be short; what sandgate sends on the command's behalf is bounded.
+    data_len = std::min<std::uint64_t>(data_len, kMaxFastOpenData);
+  }
+  if (data_len > 0) {
     auto data = ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
     if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
     request->payload = std::move(data.Value());
@@ -427,10 +437,12 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
   }
   if (stream) {
-    // TCP Fast Open to the outside: a connect in disguise. Not carried out on the command's
-    // behalf yet; the command sees what a kernel without TFO would say and falls back to connect.
-    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
-    return listener_->RespondError(n.id, EOPNOTSUPP);
+    // Without MSG_FASTOPEN the kernel ignores the address on an unconnected stream socket and
+    // fails the send; the socket lives in the sandbox's empty namespace whatever it re-reads.
+    if ((request->send_flags & MSG_FASTOPEN) == 0) return listener_->RespondContinue(n.id);
+    // TCP Fast Open to the outside: a connect in disguise, decided like one.
+    request->kind = Kind::kConnect;
+    request->fast_open = true;
   }
   Mediate(std::move(request));
 }
@@ -654,7 +666,9 @@ void Mediator::AllowConnect(std::unique_ptr<Request> request) noexcept {
   std::weak_ptr<int> alive = alive_;
   HostConnect::Start(
       loop_, shared_host->Get(), shared_request->address, shared_request->address_len,
-      shared_request->shape.nonblocking, [this, alive, shared_host, shared_request](int error) {
+      // A Fast Open send returns a byte count, never EINPROGRESS: wait for the connection.
+      shared_request->shape.nonblocking && !shared_request->fast_open,
+      [this, alive, shared_host, shared_request](int error) {
         if (alive.expired()) return;
         if (error != 0 && error != EINPROGRESS) {
           return listener_->RespondError(shared_request->notification.id, error);
@@ -763,6 +777,14 @@ void Mediator::AllowUnixConnect(std::unique_ptr<Request> request) noexcept {
 
 void Mediator::Install(const Request& request, const base::UniqueFd& socket, int error) noexcept {
   const auto id = request.notification.id;
+  std::int64_t result = 0;
+  if (request.fast_open && error == 0) {
+    // The data a Fast Open carried goes out first, before the command can write more.
+    ssize_t sent = ::send(socket.Get(), request.payload.data(), request.payload.size(),
+                          MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0 && errno != EAGAIN) return listener_->RespondError(id, errno);
+    result = std::max<ssize_t>(sent, 0);
+  }
   bool cloexec = TargetFdCloexec(request.pid, request.fd);
   if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
     // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
@@ -771,7 +793,7 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
   }
   RememberHostSocket(socket.Get());
   if (error != 0) return listener_->RespondError(id, error);
-  listener_->RespondValue(id, 0);
+  listener_->RespondValue(id, result);
 }
 
 void Mediator::CheckName(const NameQuestion& question,

@@ -57,6 +57,18 @@ TEST_F(MediationTest, AllowRuleConnectsThroughTheHost) {
   EXPECT_THAT(audit[0]["exe"].get<std::string>(), HasSubstr("sandbox_probe"));
 }
 
+TEST_F(MediationTest, AllowedFastOpenIsCarriedOutAsConnectAndSend) {
+  HostTcpListener listener;
+  auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + listener.Port()}),
+                    {"tfo", "127.0.0.1", listener.Port()});
+  EXPECT_EQ(r.out, "ok\n") << r.err;  // sendto returned the byte count
+  EXPECT_EQ(listener.Accepted(), 1);
+  auto audit = InetAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["decision"], "allow");
+  EXPECT_EQ(audit[0]["destination"]["protocol"], "tcp");
+}
+
 TEST_F(MediationTest, UnmatchedIsDeniedByAutoDeny) {
   HostTcpListener listener;
   auto r = RunProbe(Approve({"--approvals", "auto-deny"}), {"connect", "127.0.0.1", listener.Port()});
