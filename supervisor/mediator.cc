@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -86,6 +87,34 @@ approvals::Destination UnixDestination(const sockaddr_storage& sa, socklen_t len
     d.unix_path = std::string(un.sun_path, strnlen(un.sun_path, path_len));
   }
   return d;
+}
+
+enum class Overflow { kFail, kTruncate };
+
+// The bytes of a sendmsg's iovecs, in order: at most `limit` of them. More than that fails
+// with EMSGSIZE (a datagram cannot be cut) or is cut short (a stream send may be short).
+base::Result<std::vector<std::uint8_t>> GatherIovecs(pid_t tgid, std::uint64_t iov_address,
+                                                      std::uint64_t count, std::size_t limit,
+                                                      Overflow overflow) {
+  if (count > IOV_MAX) return base::Error{EMSGSIZE, "sendmsg: too many iovecs"};
+  std::vector<std::uint8_t> out;
+  if (count == 0) return out;
+  auto table = ReadTargetMemory(tgid, iov_address, static_cast<std::size_t>(count) * sizeof(iovec));
+  if (!table.Ok()) return base::Error{EFAULT, "sendmsg: iovec table"};
+  for (std::uint64_t i = 0; i < count && out.size() < limit; ++i) {
+    iovec iov{};
+    std::memcpy(&iov, table->data() + i * sizeof(iovec), sizeof iov);
+    std::size_t take = iov.iov_len;
+    if (take > limit - out.size()) {
+      if (overflow == Overflow::kFail) return base::Error{EMSGSIZE, "sendmsg: datagram too long"};
+      take = limit - out.size();
+    }
+    if (take == 0) continue;
+    auto bytes = ReadTargetMemory(tgid, reinterpret_cast<std::uint64_t>(iov.iov_base), take);
+    if (!bytes.Ok()) return base::Error{EFAULT, "sendmsg: iovec buffer"};
+    out.insert(out.end(), bytes->begin(), bytes->end());
+  }
+  return out;
 }
 
 }  // namespace
@@ -326,6 +355,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   std::uint64_t name_len = 0;
   std::uint64_t data_ptr = 0;
   std::uint64_t data_len = 0;
+  std::optional<std::vector<std::uint8_t>> gathered;  // sendmsg: its iovecs, already read
   if (n.syscall == SYS_sendto) {
     data_ptr = n.args[1];
     data_len = n.args[2];
@@ -339,18 +369,13 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     std::memcpy(&msg, header->data(), sizeof msg);
     name_ptr = reinterpret_cast<std::uint64_t>(msg.msg_name);
     name_len = msg.msg_namelen;
-    if (msg.msg_iovlen == 1) {
-      auto iov_bytes = ReadTargetMemory(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov), sizeof(iovec));
-      if (!iov_bytes.Ok()) return listener_->RespondError(n.id, EFAULT);
-      iovec iov{};
-      std::memcpy(&iov, iov_bytes->data(), sizeof iov);
-      data_ptr = reinterpret_cast<std::uint64_t>(iov.iov_base);
-      data_len = iov.iov_len;
-    } else if (request->host_socket || (name_ptr != 0 && !inet)) {
-      // Gathering several buffers on the command's behalf is not supported yet.
-      return listener_->RespondError(n.id, EOPNOTSUPP);
-    }
     request->send_flags = static_cast<int>(n.args[2]);
+    // The buffers are gathered now, once: what is decided on is what gets sent.
+    const std::size_t limit = stream ? kMaxFastOpenData : kMaxDatagram;
+    auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov), msg.msg_iovlen,
+                             limit, stream ? Overflow::kTruncate : Overflow::kFail);
+    if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
+    gathered = std::move(data.Value());
   } else {
     // sendmmsg: a batch stays inside the sandbox when it is on a sandbox socket and every
     // destination is absent or a loopback peer inside the sandbox; anything else is refused for
@@ -391,8 +416,9 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     if (!request->host_socket) return listener_->RespondContinue(n.id);
     // A connected host datagram socket without a destination: already approved when it was
     // connected. sandgate sends it itself so that no destination slipped in afterwards counts.
-    if (data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
-    auto data = ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
+    if (!gathered && data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
+    auto data = gathered ? base::Result<std::vector<std::uint8_t>>(std::move(*gathered))
+                         : ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
     if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
     if (!listener_->IdValid(n.id)) return;
     ssize_t sent = ::send(request->socket.Get(), data->data(), data->size(),
@@ -410,7 +436,9 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     // A stream send may be short; what sandgate sends on the command's behalf is bounded.
     data_len = std::min<std::uint64_t>(data_len, kMaxFastOpenData);
   }
-  if (data_len > 0) {
+  if (gathered) {
+    request->payload = std::move(*gathered);
+  } else if (data_len > 0) {
     auto data = ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
     if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
     request->payload = std::move(data.Value());

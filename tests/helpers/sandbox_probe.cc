@@ -143,6 +143,19 @@ int Udp(const std::string& how, const char* address, const char* port) {
   } else if (how == "connect-send") {
     rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
     if (rc == 0) rc = send(fd, msg, 4, 0);
+  } else if (how == "sendmsg-gather" || how == "connect-sendmsg-gather") {
+    // "ping" in two buffers, with the destination or on a connected socket.
+    iovec iov[2] = {{msg, 2}, {msg + 2, 2}};
+    msghdr m{};
+    if (how == "sendmsg-gather") {
+      m.msg_name = &sa;
+      m.msg_namelen = sizeof sa;
+    } else if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      return Report(-1);
+    }
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    rc = sendmsg(fd, &m, 0);
   }
   if (rc < 0) return Report(-1);
   pollfd p{fd, POLLIN, 0};

@@ -124,11 +124,12 @@ TEST_F(MediationTest, ConnectErrorOfTheRealConnectIsReturned) {
 
 TEST_F(MediationTest, AllowedUdpDatagramsGetTheirReplies) {
   HostUdpEcho echo;
-  for (const char* how : {"sendto", "sendmsg", "connect-send"}) {
+  for (const char* how :
+       {"sendto", "sendmsg", "connect-send", "sendmsg-gather", "connect-sendmsg-gather"}) {
     auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + echo.Port()}), {"udp", how, "127.0.0.1", echo.Port()});
     EXPECT_EQ(r.out, "ok\n") << how << ": " << r.err;
   }
-  EXPECT_EQ(echo.Received(), 3);
+  EXPECT_EQ(echo.Received(), 5);
 }
 
 TEST_F(MediationTest, SixtyFourConcurrentConnectsFromThreadsAreAllDecided) {
