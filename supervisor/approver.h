@@ -28,6 +28,9 @@ class Approver {
     (void)method;
     (void)params;
   }
+  // Does Notify go anywhere? Lets hot paths skip building a notice nobody reads. An approver
+  // that overrides Notify must override this too.
+  [[nodiscard]] virtual bool WantsNotifications() const { return false; }
 };
 
 // Declines every request at once (source "default"): the mode for headless runs.

@@ -1,7 +1,10 @@
 #include "supervisor/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -9,6 +12,7 @@
 #include <system_error>
 
 #include "supervisor/policy_file.h"
+#include "supervisor/tty_approver.h"
 
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;
@@ -76,7 +80,9 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
       ->allow_extra_args(false);
   cmd.add_option("--route", raw.rules.route, "route connections matching RULE via --proxy")
       ->allow_extra_args(false);
-  cmd.add_option("--approvals", raw.approvals, "stdio | fd:N | auto-deny | replay:FILE");
+  cmd.add_option("--approvals", raw.approvals,
+                 "stdio | fd:N | tty | auto-deny | replay:FILE (default: tty when stdin is a "
+                 "terminal, else auto-deny)");
   cmd.add_option("--approval-timeout", raw.approval_timeout,
                  "decline an unanswered request after SECONDS (0: wait forever; default 120)");
   cmd.add_option("--audit-log", raw.audit_log, "append one JSON line per mediated attempt");
@@ -148,8 +154,14 @@ void MergePolicyFile(const std::string& path, RawOptions& merged) {
 }
 
 void ParseApprovals(const std::string& text, RunConfig& config) {
-  if (text.empty() || text == "auto-deny") {
-    // SPEC's default is `tty` on a terminal; until the terminal prompt exists, nobody is asked.
+  if (text.empty()) {
+    // SPEC: a person is asked when one is there, else nobody. stdin tells whether sandgate runs
+    // interactively; /dev/tty must also open (a terminal on stdin without a controlling one,
+    // e.g. after setsid, cannot be prompted on).
+    const bool interactive =
+        ::isatty(STDIN_FILENO) == 1 && OpenTerminal(std::string(kDefaultTtyPath)).Ok();
+    config.approvals = interactive ? ApprovalsMode::kTty : ApprovalsMode::kAutoDeny;
+  } else if (text == "auto-deny") {
     config.approvals = ApprovalsMode::kAutoDeny;
   } else if (text == "stdio") {
     config.approvals = ApprovalsMode::kStdio;
@@ -165,7 +177,11 @@ void ParseApprovals(const std::string& text, RunConfig& config) {
     config.approvals = ApprovalsMode::kReplay;
     config.replay_file = text.substr(7);
   } else if (text == "tty") {
-    throw UsageError{"--approvals tty: the terminal prompt is not supported by this build yet"};
+    if (auto terminal = OpenTerminal(std::string(kDefaultTtyPath)); !terminal.Ok()) {
+      throw UsageError{"--approvals tty: no terminal (" + std::string(kDefaultTtyPath) + ": " +
+                       std::strerror(terminal.Err().errnum) + ")"};
+    }
+    config.approvals = ApprovalsMode::kTty;
   } else {
     throw UsageError{"--approvals " + text + ": expected stdio, fd:N, tty, auto-deny or replay:FILE"};
   }

@@ -78,6 +78,7 @@ class JsonRpcApprover final : public Approver {
   // still outstanding.
   void Cancel(const std::string& approval_id, approvals::CancelReason reason) override;
   void Notify(const std::string& method, const nlohmann::json& params) override;
+  [[nodiscard]] bool WantsNotifications() const override { return true; }
 
   // Runs `done` once everything queued so far has been written (at once if nothing is queued),
   // or writing has failed. For sending sandbox/exited before exiting. Dropped by Close().

@@ -36,23 +36,32 @@ int PidfdGetfd(int pidfd, int fd) {
   return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
 }
 
-std::optional<std::pair<dev_t, ino_t>> InodeOf(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return std::nullopt;
-  return std::make_pair(st.st_dev, st.st_ino);
-}
-
 // FD_CLOEXEC of the command's fd (fd flags are per fd, so our copy cannot tell).
+// Read with plain open/read into a stack buffer: this runs on every installed socket.
 bool TargetFdCloexec(pid_t pid, int fd) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd);
-  FILE* f = std::fopen(path.c_str(), "re");
-  if (f == nullptr) return false;
-  char line[128];
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", static_cast<int>(pid), fd);
+  base::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!file) return false;
+  // "pos:\t0\nflags:\t02000002\n...": the flags come second, well within the buffer.
+  char text[256];
+  ssize_t n;
+  do {
+    n = ::read(file.Get(), text, sizeof text - 1);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  constexpr std::string_view kKey = "\nflags:";
+  const std::string_view content(text, static_cast<std::size_t>(n));
+  auto at = content.find(kKey);
+  if (at == std::string_view::npos) return false;
   unsigned long flags = 0;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "flags: %lo", &flags) == 1) break;
+  for (std::size_t i = at + kKey.size(); i < content.size(); ++i) {
+    const char c = content[i];
+    if (c == ' ' || c == '\t') continue;
+    if (c < '0' || c > '7') break;
+    flags = flags * 8 + static_cast<unsigned long>(c - '0');
   }
-  std::fclose(f);
   return (flags & O_CLOEXEC) != 0;
 }
 
@@ -74,7 +83,7 @@ std::optional<std::pair<approvals::Address, std::uint16_t>> InetEndpoint(const s
   return std::nullopt;
 }
 
-// The unix socket a sockaddr_un names, for records (connects to them are refused for now).
+// The unix socket a sockaddr_un names, as given (a path is resolved later, for connects).
 approvals::Destination UnixDestination(const sockaddr_storage& sa, socklen_t len) {
   approvals::Destination d;
   d.protocol = approvals::Protocol::kUnix;
@@ -197,7 +206,15 @@ void Mediator::Close() noexcept {
 
 void Mediator::OnNotification(const Notification& n) noexcept {
   try {
-    auto tgid = ThreadGroupOf(n.tid);
+    // A thread id that is a process we hold a pidfd for, still running, is that process's
+    // leader (no other task can have the pid meanwhile); only other threads need /proc.
+    std::optional<pid_t> tgid;
+    if (auto known = processes_.find(n.tid);
+        known != processes_.end() && ProcessRunning(known->second->pidfd.Get())) {
+      tgid = n.tid;
+    } else {
+      tgid = ThreadGroupOf(n.tid);
+    }
     if (!tgid) return listener_->RespondError(n.id, ESRCH);  // the thread is gone already
     switch (n.syscall) {
       case SYS_connect:
@@ -332,7 +349,7 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
       transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
   request->destination.host = names_.HostFor(endpoint->first, Clock::now());
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
-      LocalListener(tgid, transport, endpoint->second)) {
+      LocalListener(tgid, transport, endpoint->first, endpoint->second)) {
     // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the
     // address: the socket lives in the sandbox's empty namespace, so no address reaches out.
     return listener_->RespondContinue(n.id);
@@ -400,7 +417,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
         if (dest.Ok()) std::memcpy(&sa, dest->data(), dest->size());
         auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
         inside = endpoint && SandboxLocal(endpoint->first) &&
-                 LocalListener(tgid, Transport::kUdp, endpoint->second);
+                 LocalListener(tgid, Transport::kUdp, endpoint->first, endpoint->second);
       }
     }
     if (!listener_->IdValid(n.id)) return;
@@ -461,7 +478,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
   const auto transport = stream ? Transport::kTcp : Transport::kUdp;
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
-      LocalListener(tgid, transport, endpoint->second)) {
+      LocalListener(tgid, transport, endpoint->first, endpoint->second)) {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
   }
   if (stream) {
@@ -647,20 +664,23 @@ void Mediator::Record(const Request& request, Decision decision, DecisionSource 
                       const std::optional<std::string>& rule,
                       const std::optional<approvals::ProxyUrl>& proxy) noexcept {
   try {
-    approvals::DecisionNotice notice;
-    notice.approval_id = request.approval_id;
-    notice.pid = request.pid;
-    notice.destination = request.destination;
-    notice.decision = decision;
-    notice.source = source;
-    notice.rule = rule;
-    if (proxy) notice.proxy = proxy->Redacted();
-    approver_.Notify("network/decision", approvals::DecisionNoticeParams(notice));
+    // Built only for a controller that reads it (auto-deny and replay have none).
+    if (approver_.WantsNotifications()) {
+      approvals::DecisionNotice notice;
+      notice.approval_id = request.approval_id;
+      notice.pid = request.pid;
+      notice.destination = request.destination;
+      notice.decision = decision;
+      notice.source = source;
+      notice.rule = rule;
+      if (proxy) notice.proxy = proxy->Redacted();
+      approver_.Notify("network/decision", approvals::DecisionNoticeParams(notice));
+    }
     if (audit_ != nullptr) {
       approvals::AuditEntry entry;
       entry.time = std::chrono::system_clock::now();
       entry.pid = request.pid;
-      if (request.pid > 0) entry.exe = ReadProcessContext(request.pid).exe;
+      if (request.pid > 0) entry.exe = ReadProcessExe(request.pid);
       if (proxy) entry.proxy = proxy->Redacted();
       entry.destination = request.destination;
       entry.decision = decision;
@@ -887,7 +907,8 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
   listener_->RespondValue(id, sent);
 }
 
-bool Mediator::LocalListener(pid_t pid, Transport transport, std::uint16_t port) noexcept {
+bool Mediator::LocalListener(pid_t pid, Transport transport, const approvals::Address& address,
+                             std::uint16_t port) noexcept {
   if (!netns_) {
     // Every process of the sandbox shares one network namespace: the first one asking opens it.
     auto opened = SandboxNetns::Open(pid);
@@ -897,7 +918,7 @@ bool Mediator::LocalListener(pid_t pid, Transport transport, std::uint16_t port)
     }
     netns_.emplace(std::move(opened.Value()));
   }
-  return netns_->HasLocalListener(transport, port);
+  return netns_->HasLocalListener(transport, address, port);
 }
 
 bool Mediator::SandboxLocal(const approvals::Address& address) const noexcept {
@@ -906,13 +927,8 @@ bool Mediator::SandboxLocal(const approvals::Address& address) const noexcept {
                      options_.dns_listen.end();
 }
 
-bool Mediator::IsHostSocket(int fd) const noexcept {
-  auto inode = InodeOf(fd);
-  return inode && host_sockets_.count(*inode) > 0;
-}
+bool Mediator::IsHostSocket(int fd) const noexcept { return host_sockets_.Contains(fd); }
 
-void Mediator::RememberHostSocket(int fd) noexcept {
-  if (auto inode = InodeOf(fd)) host_sockets_.insert(*inode);
-}
+void Mediator::RememberHostSocket(int fd) noexcept { host_sockets_.Remember(fd); }
 
 }  // namespace sandgate::supervisor

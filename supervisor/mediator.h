@@ -112,7 +112,8 @@ class Mediator {
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
   bool IsHostSocket(int fd) const noexcept;
-  bool LocalListener(pid_t pid, Transport transport, std::uint16_t port) noexcept;
+  bool LocalListener(pid_t pid, Transport transport, const approvals::Address& address,
+                     std::uint16_t port) noexcept;
   // Would this address stay inside the sandbox (its loopback, or an address sandgate made
   // local there for the DNS forwarder)?
   bool SandboxLocal(const approvals::Address& address) const noexcept;
@@ -129,7 +130,7 @@ class Mediator {
   approvals::dns::NameMap names_;
   std::unique_ptr<DnsForwarder> dns_;
   std::map<pid_t, std::unique_ptr<Process>> processes_;
-  std::set<std::pair<dev_t, ino_t>> host_sockets_;
+  HostSockets host_sockets_;  // what sandgate installed: never CONTINUEd as a sandbox socket
   approvals::PendingTable pending_;
   std::map<RequestId, std::unique_ptr<Request>> waiting_;
   std::map<std::string, UvHandle<uv_timer_t>*> timers_;

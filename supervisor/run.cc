@@ -27,6 +27,7 @@
 #include "supervisor/mediator.h"
 #include "supervisor/output_pump.h"
 #include "supervisor/replay_approver.h"
+#include "supervisor/tty_approver.h"
 #include "supervisor/exit_status.h"
 #include "vendor/bubblewrap/bwrap_diagnosis.h"
 #include "vendor/bubblewrap/bwrap_locator.h"
@@ -51,7 +52,7 @@ int Fail(const std::string& reason) {
 }
 
 // What mode approve needs around a bwrap run; outlives the run (session memory, replay script).
-// `approver` is null for the JSON-RPC modes, whose approver lives on the run's loop.
+// `approver` is null for the JSON-RPC and tty modes, whose approver lives on the run's loop.
 struct Mediation {
   approvals::Engine* engine = nullptr;
   Approver* approver = nullptr;
@@ -84,6 +85,7 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
     SandboxChild child(&loop);
     std::unique_ptr<Mediator> mediator;
     std::unique_ptr<JsonRpcApprover> rpc;
+    std::unique_ptr<TtyApprover> tty;
     std::unique_ptr<OutputPump> pump;
     base::UniqueFd command_stdin;  // our end of the command's stdin in --approvals stdio
     ChildStdio stdio;
@@ -106,6 +108,11 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
     };
 
     Approver* approver = mediation != nullptr ? mediation->approver : nullptr;
+    if (mediation != nullptr && approver == nullptr && mediation->mode == ApprovalsMode::kTty) {
+      tty = std::make_unique<TtyApprover>(&loop);
+      if (auto s = tty->Start(); !s) return s.Err();
+      approver = tty.get();
+    }
     if (mediation != nullptr && approver == nullptr) {
       const bool stdio_mode = mediation->mode == ApprovalsMode::kStdio;
       const int in_fd = stdio_mode ? STDIN_FILENO : mediation->approvals_fd;
@@ -190,6 +197,7 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
     if (mediator) mediator->Close();
     if (pump) pump->Close();
     if (rpc) rpc->Close();
+    if (tty) tty->Close();
   }
   CloseAllHandles(&loop);
   uv_run(&loop, UV_RUN_DEFAULT);  // lets the close callbacks free the handles
@@ -237,7 +245,8 @@ int RunSandbox(const RunConfig& config) {
       }
       case ApprovalsMode::kStdio:
       case ApprovalsMode::kFd:
-        break;  // the JSON-RPC approver lives on the run's loop (RunOnce)
+      case ApprovalsMode::kTty:
+        break;  // the JSON-RPC and tty approvers live on the run's loop (RunOnce)
     }
     if (config.audit_log) {
       auto opened = AuditLog::Open(*config.audit_log);

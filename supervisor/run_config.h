@@ -12,7 +12,7 @@
 namespace sandgate::supervisor {
 
 // Who answers approval requests (--approvals).
-enum class ApprovalsMode { kAutoDeny, kReplay, kStdio, kFd };
+enum class ApprovalsMode { kAutoDeny, kReplay, kStdio, kFd, kTty };
 
 // Everything one `sandgate run` was asked to do: the sandbox itself plus how the supervisor
 // around it behaves. Filled by the command line (and later the policy file).

@@ -1,9 +1,11 @@
 #include "supervisor/target_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <string_view>
@@ -46,6 +48,16 @@ std::optional<pid_t> ThreadGroupOf(pid_t tid) {
   return static_cast<pid_t>(tgid);
 }
 
+bool ProcessRunning(int pidfd) {
+  // A pidfd becomes readable when its process has exited (POLLHUP once it is reaped).
+  pollfd p{pidfd, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, 0);
+  } while (rc < 0 && errno == EINTR);
+  return rc == 0;
+}
+
 base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid, std::uint64_t address,
                                                          std::size_t size) {
   std::vector<std::uint8_t> data(size);
@@ -57,6 +69,8 @@ base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid, std::uint64_
   if (static_cast<std::size_t>(n) != size) return base::Error{EFAULT, "short read of target memory"};
   return data;
 }
+
+std::string ReadProcessExe(pid_t pid) { return ReadLink("/proc/" + std::to_string(pid) + "/exe"); }
 
 ProcessContext ReadProcessContext(pid_t pid) {
   ProcessContext context;

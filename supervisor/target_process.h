@@ -15,6 +15,10 @@ namespace sandgate::supervisor {
 // thread id; fd tables, memory and pidfd_open work per process. Read from /proc/TID/status.
 [[nodiscard]] std::optional<pid_t> ThreadGroupOf(pid_t tid);
 
+// Has the process behind `pidfd` not exited yet? One poll(2) with no wait. While it runs, no
+// other task can have its pid, so a notification from that thread id comes from its leader.
+[[nodiscard]] bool ProcessRunning(int pidfd);
+
 // Copies `size` bytes at `address` in `pid`'s memory. Whatever is read must only be trusted once
 // SECCOMP_IOCTL_NOTIF_ID_VALID confirms the notification (and so the memory's owner) still lives.
 [[nodiscard]] base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid,
@@ -30,5 +34,7 @@ struct ProcessContext {
   std::string cwd;
 };
 [[nodiscard]] ProcessContext ReadProcessContext(pid_t pid);
+// Just the executable (one readlink), for audit lines.
+[[nodiscard]] std::string ReadProcessExe(pid_t pid);
 
 }  // namespace sandgate::supervisor

@@ -44,6 +44,17 @@ class UnixEscapeTest : public SandboxTest {
                      audit_path_.string(), "--allow", "unix:" + dir_.Path().string() + rule_glob},
                     probe_args);
   }
+  // How many audit records name `path` with `decision`.
+  int Audited(const std::string& path, const std::string& decision) {
+    int n = 0;
+    std::istringstream in(ReadFile(audit_path_));
+    std::string line;
+    while (std::getline(in, line)) {
+      auto record = nlohmann::json::parse(line);
+      n += record["destination"]["path"] == path && record["decision"] == decision ? 1 : 0;
+    }
+    return n;
+  }
   // The destination paths the audit log recorded for unix sockets, in order.
   std::vector<std::string> AuditedPaths() {
     std::vector<std::string> paths;
@@ -76,6 +87,10 @@ TEST_F(UnixEscapeTest, PathSwappedDuringTheCheckNeverReachesTheForbiddenSocket) 
   const int allowed_contacts = allowed_.Accepted();
   EXPECT_EQ(forbidden_.Accepted(), 0) << r.out << " allowed listener saw " << allowed_contacts;
   EXPECT_EQ(allowed_contacts, ok) << r.out;
+  // Every attempt was decided on one of the two paths, each as its rule says.
+  EXPECT_EQ(Audited(allowed_.Name(), "allow"), ok);
+  EXPECT_EQ(Audited(forbidden_.Name(), "deny"), err);
+  EXPECT_EQ(AuditedPaths().size(), static_cast<std::size_t>(kIterations));
   EXPECT_GT(ok, 0) << r.out;
 }
 
@@ -90,6 +105,10 @@ TEST_F(UnixEscapeTest, SymlinkRepointedDuringTheCheckNeverReachesTheForbiddenSoc
   const int allowed_contacts = allowed_.Accepted();
   EXPECT_EQ(forbidden_.Accepted(), 0) << r.out << " allowed listener saw " << allowed_contacts;
   EXPECT_EQ(allowed_contacts, ok) << r.out;
+  // Every attempt was decided on one of the two paths, each as its rule says.
+  EXPECT_EQ(Audited(allowed_.Name(), "allow"), ok);
+  EXPECT_EQ(Audited(forbidden_.Name(), "deny"), err);
+  EXPECT_EQ(AuditedPaths().size(), static_cast<std::size_t>(kIterations));
 }
 
 TEST_F(UnixEscapeTest, AbsoluteSymlinkOutOfTheAllowedDirectoryStaysDenied) {

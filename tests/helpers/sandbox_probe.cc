@@ -336,6 +336,14 @@ int UnixConnectDgram(const std::string& path) {
   return Report(static_cast<int>(send(fd, "ping", 4, 0)));
 }
 
+// Sends "ping" to PATH from an unconnected datagram socket.
+int UnixSendtoDgram(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  auto sa = UnixPath(path);
+  return Report(
+      static_cast<int>(sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa)));
+}
+
 // Plants the symlink LINK -> TARGET, then connects to LINK.
 int SymlinkUnixConnect(const char* target, const std::string& link) {
   if (symlink(target, link.c_str()) != 0) return Report(-1);
@@ -553,6 +561,7 @@ int main(int argc, char** argv) {
   if (cmd == "unix-abstract") return UnixConnect(arg(2), true);
   if (cmd == "unix-connect-nonblock") return UnixConnectNonblocking(arg(2));
   if (cmd == "unix-connect-dgram") return UnixConnectDgram(arg(2));
+  if (cmd == "unix-sendto-dgram") return UnixSendtoDgram(arg(2));
   if (cmd == "symlink-unix-connect") return SymlinkUnixConnect(arg(2), arg(3));
   if (cmd == "unix-swap-race") return UnixSwapRace(arg(2), arg(3), std::atoi(arg(4)));
   if (cmd == "unix-symlink-race") {

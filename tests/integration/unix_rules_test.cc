@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/helpers/host_peers.h"
@@ -168,6 +169,35 @@ TEST_F(UnixRulesTest, NonBlockingCallerGetsAConnectedNonBlockingSocket) {
                     {"unix-connect-nonblock", listener.Name()});
   EXPECT_EQ(r.out, "ok\n") << r.err;
   EXPECT_EQ(listener.Accepted(), 1);
+}
+
+// Disabled: fails today (the command gets EAGAIN at once). A blocking connect to a unix stream
+// socket whose backlog is full waits in the kernel until the listener accepts; sandgate's connect
+// to the resolved inode is non-blocking and its EAGAIN is handed to a caller that never asked not
+// to block (supervisor/mediator.cc AllowUnixConnect, sandbox_path.h ConnectUnixAt).
+TEST_F(UnixRulesTest, DISABLED_BlockingCallerWaitsForRoomInAFullBacklog) {
+  const std::string path = Socket("full.sock");
+  int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(server, 0), 0);
+  // A backlog of 0 holds one connection: this one fills it.
+  int filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(filler, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  // Makes room after a while, then takes the command's connection if it comes.
+  std::thread acceptor([server] {
+    usleep(500 * 1000);
+    close(accept4(server, nullptr, nullptr, SOCK_CLOEXEC));
+    pollfd p{server, POLLIN, 0};
+    if (poll(&p, 1, 10000) == 1) close(accept4(server, nullptr, nullptr, SOCK_CLOEXEC));
+  });
+  auto r = RunProbe(Approve({"--allow", "unix:" + path}), {"unix-connect", path});
+  acceptor.join();
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  close(filler);
+  close(server);
 }
 
 TEST_F(UnixRulesTest, DatagramSocketIsConnectedAndDelivers) {

@@ -1,8 +1,17 @@
 #include "supervisor/cli.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "supervisor/tty_approver.h"
 #include "tests/helpers/temp_dir.h"
 
 namespace sandgate::supervisor {
@@ -124,7 +133,82 @@ TEST(CliTest, MediationOptions) {
   EXPECT_EQ(config.approval_timeout, std::chrono::seconds(5));
   EXPECT_EQ(config.audit_log, (dir / "audit").string());
   EXPECT_EQ(ParseOk({"run", "--approvals", "fd:7", "--", "true"}).approvals_fd, 7);
-  EXPECT_EQ(ParseOk({"run", "--", "true"}).approvals, ApprovalsMode::kAutoDeny);
+  EXPECT_EQ(ParseOk({"run", "--approvals", "auto-deny", "--", "true"}).approvals,
+            ApprovalsMode::kAutoDeny);
+}
+
+// Runs `check` in a child process in a new session, with a pseudo-terminal as its stdin and
+// controlling terminal or with neither, and returns its exit code: 0 when the check held, else a
+// code naming what failed.
+int InChild(int (*check)(), bool with_terminal) {
+  pid_t pid = -1;
+  int master = -1;
+  if (with_terminal) {
+    pid = ::forkpty(&master, nullptr, nullptr, nullptr);  // stdin and /dev/tty are the pty
+  } else {
+    pid = ::fork();
+    if (pid == 0) {
+      ::setsid();  // no controlling terminal: /dev/tty cannot be opened
+      const int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, STDIN_FILENO);
+    }
+  }
+  if (pid == 0) std::_Exit(check());
+  if (pid < 0) return -1;
+  int status = 0;
+  const pid_t waited = ::waitpid(pid, &status, 0);
+  // Closed only now: closing the master hangs up the child's terminal (SIGHUP).
+  if (master >= 0) ::close(master);
+  if (waited != pid || !WIFEXITED(status)) return -2;
+  return WEXITSTATUS(status);
+}
+
+ApprovalsMode ModeOrExit(std::vector<std::string> args, int code_on_error) {
+  auto result = Parse(std::move(args));
+  if (!std::holds_alternative<RunConfig>(result)) std::_Exit(code_on_error);
+  return std::get<RunConfig>(result).approvals;
+}
+
+TEST(CliTest, ApprovalsDefaultToTheTerminalWhenStdinIsOne) {
+  EXPECT_EQ(InChild(
+                [] {
+                  if (ModeOrExit({"run", "--", "true"}, 10) != ApprovalsMode::kTty) return 1;
+                  if (ModeOrExit({"run", "--approvals", "tty", "--", "true"}, 11) !=
+                      ApprovalsMode::kTty) {
+                    return 2;
+                  }
+                  if (ModeOrExit({"run", "--approvals", "stdio", "--", "true"}, 12) !=
+                      ApprovalsMode::kStdio) {
+                    return 3;
+                  }
+                  return 0;
+                },
+                true),
+            0);
+}
+
+TEST(CliTest, ApprovalsDefaultToAutoDenyWithoutATerminal) {
+  EXPECT_EQ(InChild(
+                [] {
+                  if (ModeOrExit({"run", "--", "true"}, 10) != ApprovalsMode::kAutoDeny) return 1;
+                  auto result = Parse({"run", "--approvals", "tty", "--", "true"});
+                  auto* exit = std::get_if<CliExit>(&result);
+                  if (exit == nullptr || exit->code != 125) return 2;
+                  const std::string expected =
+                      "sandgate: --approvals tty: no terminal (/dev/tty: " +
+                      std::string(std::strerror(ENXIO)) + ")\n";
+                  return exit->message == expected ? 0 : 3;
+                },
+                false),
+            0);
+}
+
+// Whatever this test's own stdin is: a terminal on stdin is not enough without /dev/tty, and
+// /dev/tty alone is not enough without a terminal on stdin.
+TEST(CliTest, ApprovalsDefaultFollowsThisProcess) {
+  const bool interactive = ::isatty(STDIN_FILENO) == 1 && OpenTerminal("/dev/tty").Ok();
+  EXPECT_EQ(ParseOk({"run", "--", "true"}).approvals,
+            interactive ? ApprovalsMode::kTty : ApprovalsMode::kAutoDeny);
 }
 
 TEST(CliTest, MediationOptionErrors) {
