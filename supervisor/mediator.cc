@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -155,6 +156,8 @@ struct Mediator::Request {
   // TCP Fast Open (sendto with MSG_FASTOPEN): decided as a connect, carried out as connect plus
   // a send of `payload`; the syscall returns how much was sent.
   bool fast_open = false;
+  // sendmmsg: where the command's mmsghdr array is (only its first message is carried out).
+  std::uint64_t batch_address = 0;
   Clock::time_point received;
   std::optional<std::string> approval_id;
   std::function<void(bool resolve)> on_name_decided;  // kName
@@ -395,14 +398,18 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     gathered = std::move(data.Value());
   } else {
     // sendmmsg: a batch stays inside the sandbox when it is on a sandbox socket and every
-    // destination is absent or a loopback peer inside the sandbox; anything else is refused for
-    // now (one batch may name many destinations, each needing its own decision).
+    // destination is absent or a loopback peer inside the sandbox. Otherwise only its first
+    // message is carried out, like a sendmsg, and the syscall reports one message sent: a short
+    // count is a valid answer, and the command sends the rest again (each message may name
+    // another destination, each needing its own decision).
     constexpr std::uint64_t kMaxBatch = 1024;
     const std::uint64_t count = std::min<std::uint64_t>(n.args[2], kMaxBatch);
+    // vlen is a register: the kernel cannot be made to re-read it differently.
+    if (count == 0) return listener_->RespondContinue(n.id);
+    auto batch = ReadTargetMemory(tgid, n.args[1], static_cast<std::size_t>(count) * sizeof(mmsghdr));
+    if (!batch.Ok()) return listener_->RespondError(n.id, EFAULT);
     bool inside = inet && !request->host_socket;
-    if (inside && count > 0) {
-      auto batch = ReadTargetMemory(tgid, n.args[1], static_cast<std::size_t>(count) * sizeof(mmsghdr));
-      if (!batch.Ok()) return listener_->RespondError(n.id, EFAULT);
+    if (inside) {
       for (std::uint64_t i = 0; inside && i < count; ++i) {
         mmsghdr m{};
         std::memcpy(&m, batch->data() + i * sizeof(mmsghdr), sizeof m);
@@ -420,11 +427,21 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
                  LocalListener(tgid, Transport::kUdp, endpoint->first, endpoint->second);
       }
     }
-    if (!listener_->IdValid(n.id)) return;
-    if (inside) return listener_->RespondContinue(n.id);
-    request->destination.protocol = approvals::Protocol::kUdp;
-    Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
-    return listener_->RespondError(n.id, EPERM);
+    if (inside) {
+      if (!listener_->IdValid(n.id)) return;
+      return listener_->RespondContinue(n.id);
+    }
+    mmsghdr first{};
+    std::memcpy(&first, batch->data(), sizeof first);
+    name_ptr = reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_name);
+    name_len = first.msg_hdr.msg_namelen;
+    request->send_flags = static_cast<int>(n.args[3]);
+    request->batch_address = n.args[1];
+    auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_iov),
+                             first.msg_hdr.msg_iovlen, stream ? kMaxFastOpenData : kMaxDatagram,
+                             stream ? Overflow::kTruncate : Overflow::kFail);
+    if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
+    gathered = std::move(data.Value());
   }
 
   if (name_ptr == 0) {
@@ -440,7 +457,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     if (!listener_->IdValid(n.id)) return;
     ssize_t sent = ::send(request->socket.Get(), data->data(), data->size(),
                           (request->send_flags & ~MSG_DONTWAIT) | MSG_NOSIGNAL);
-    return sent >= 0 ? listener_->RespondValue(n.id, sent) : listener_->RespondError(n.id, errno);
+    return sent >= 0 ? RespondSent(*request, sent) : listener_->RespondError(n.id, errno);
   }
   if (name_len > sizeof(sockaddr_storage) || name_len < sizeof(sa_family_t)) {
     return listener_->RespondError(n.id, EINVAL);
@@ -823,6 +840,20 @@ void Mediator::AllowUnixConnect(std::unique_ptr<Request> request) noexcept {
   Install(*request, connected, 0);
 }
 
+void Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
+  const auto id = request.notification.id;
+  if (request.batch_address == 0) return listener_->RespondValue(id, sent);
+  // sendmmsg: one message went out; its msg_len says how much, as the kernel would have written.
+  unsigned int length = static_cast<unsigned int>(sent);
+  iovec local{&length, sizeof length};
+  iovec remote{reinterpret_cast<void*>(request.batch_address + offsetof(mmsghdr, msg_len)),
+               sizeof length};
+  if (::process_vm_writev(request.pid, &local, 1, &remote, 1, 0) != sizeof length) {
+    return listener_->RespondError(id, EFAULT);
+  }
+  listener_->RespondValue(id, 1);
+}
+
 void Mediator::Install(const Request& request, const base::UniqueFd& socket, int error) noexcept {
   const auto id = request.notification.id;
   std::int64_t result = 0;
@@ -841,7 +872,8 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
   }
   RememberHostSocket(socket.Get());
   if (error != 0) return listener_->RespondError(id, error);
-  listener_->RespondValue(id, result);
+  if (request.fast_open) return RespondSent(request, result);
+  listener_->RespondValue(id, 0);
 }
 
 void Mediator::CheckName(const NameQuestion& question,
@@ -904,7 +936,7 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
                           MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&request->address),
                           request->address_len);
   if (sent < 0) return listener_->RespondError(id, errno);
-  listener_->RespondValue(id, sent);
+  RespondSent(*request, sent);
 }
 
 bool Mediator::LocalListener(pid_t pid, Transport transport, const approvals::Address& address,

@@ -108,6 +108,8 @@ class Mediator {
   void AllowConnect(std::unique_ptr<Request> request) noexcept;
   void RouteConnect(std::unique_ptr<Request> request, const approvals::ProxyUrl& proxy) noexcept;
   void AllowUnixConnect(std::unique_ptr<Request> request) noexcept;
+  // Answers a send carried out on the command's behalf: bytes sent, or for sendmmsg one message.
+  void RespondSent(const Request& request, ssize_t sent) noexcept;
   // Installs `socket` at the command's fd and answers `result` (0, or -errno).
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;

@@ -125,11 +125,11 @@ TEST_F(MediationTest, ConnectErrorOfTheRealConnectIsReturned) {
 TEST_F(MediationTest, AllowedUdpDatagramsGetTheirReplies) {
   HostUdpEcho echo;
   for (const char* how :
-       {"sendto", "sendmsg", "connect-send", "sendmsg-gather", "connect-sendmsg-gather"}) {
+       {"sendto", "sendmsg", "connect-send", "sendmsg-gather", "connect-sendmsg-gather", "sendmmsg"}) {
     auto r = RunProbe(Approve({"--allow", "127.0.0.1:" + echo.Port()}), {"udp", how, "127.0.0.1", echo.Port()});
     EXPECT_EQ(r.out, "ok\n") << how << ": " << r.err;
   }
-  EXPECT_EQ(echo.Received(), 5);
+  EXPECT_EQ(echo.Received(), 6);
 }
 
 TEST_F(MediationTest, SixtyFourConcurrentConnectsFromThreadsAreAllDecided) {
