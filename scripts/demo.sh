@@ -7,7 +7,7 @@ scripts/build.sh >/dev/null
 sandgate=build/supervisor/sandgate
 workspace=$(mktemp -d)
 mkdir -p "$workspace/.git"
-trap 'rm -rf "$workspace"; [[ -n ${server:-} ]] && kill "$server" 2>/dev/null || true' EXIT
+trap 'rm -rf "$workspace"; for p in ${server:-} ${resolver:-}; do kill "$p" 2>/dev/null; done; true' EXIT
 
 echo "== 1. a shell in the sandbox: cwd writable, .git protected, no network, no capabilities"
 set +e
@@ -35,3 +35,17 @@ grep -v '"unix"' "$workspace/audit.jsonl"
 echo "== 3. the JSON-RPC protocol: a controller on stdin/stdout (here: it never answers, then hangs up)"
 (sleep 2) | "$sandgate" run --approvals stdio -- curl -sS "http://127.0.0.1:$port/" | head -c 2000
 echo
+
+echo "== 4. host names: the sandbox's DNS goes through sandgate, and rules speak in names"
+# A local resolver stands in for the real one: it knows demo.test and blocked.test.
+dnsmasq --keep-in-foreground --port=18753 --listen-address=127.0.0.1 --bind-interfaces \
+  --no-resolv --no-hosts --address=/demo.test/127.0.0.1 --address=/blocked.test/127.0.0.1 \
+  --pid-file= 2>/dev/null &
+resolver=$!
+sleep 0.5
+"$sandgate" run --dns-upstream 127.0.0.1:18753 --allow demo.test --deny blocked.test \
+  --audit-log "$workspace/names.jsonl" -- sh -c "
+  curl -sS -o /dev/null -w 'demo.test allowed by name: HTTP %{http_code}\n' http://demo.test:$port/
+  getent hosts blocked.test || echo 'blocked.test does not even resolve (REFUSED by sandgate)'"
+echo "audit log:"
+grep -v '"unix"' "$workspace/names.jsonl"
