@@ -390,12 +390,17 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     name_ptr = reinterpret_cast<std::uint64_t>(msg.msg_name);
     name_len = msg.msg_namelen;
     request->send_flags = static_cast<int>(n.args[2]);
-    // The buffers are gathered now, once: what is decided on is what gets sent.
-    const std::size_t limit = stream ? kMaxFastOpenData : kMaxDatagram;
-    auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov), msg.msg_iovlen,
-                             limit, stream ? Overflow::kTruncate : Overflow::kFail);
-    if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
-    gathered = std::move(data.Value());
+    // Where sandgate may send on the command's behalf, the buffers are gathered now, once: what
+    // is decided on is what gets sent. (A sandbox socket without a destination is left to the
+    // kernel below, whatever its size.)
+    if (name_ptr != 0 || request->host_socket) {
+      const std::size_t limit = stream ? kMaxFastOpenData : kMaxDatagram;
+      auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov),
+                               msg.msg_iovlen, limit,
+                               stream ? Overflow::kTruncate : Overflow::kFail);
+      if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
+      gathered = std::move(data.Value());
+    }
   } else {
     // sendmmsg: a batch stays inside the sandbox when it is on a sandbox socket and every
     // destination is absent or a loopback peer inside the sandbox. Otherwise only its first
@@ -437,11 +442,13 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     name_len = first.msg_hdr.msg_namelen;
     request->send_flags = static_cast<int>(n.args[3]);
     request->batch_address = n.args[1];
-    auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_iov),
-                             first.msg_hdr.msg_iovlen, stream ? kMaxFastOpenData : kMaxDatagram,
-                             stream ? Overflow::kTruncate : Overflow::kFail);
-    if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
-    gathered = std::move(data.Value());
+    if (name_ptr != 0 || request->host_socket) {
+      auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_iov),
+                               first.msg_hdr.msg_iovlen, stream ? kMaxFastOpenData : kMaxDatagram,
+                               stream ? Overflow::kTruncate : Overflow::kFail);
+      if (!data.Ok()) return listener_->RespondError(n.id, data.Err().errnum);
+      gathered = std::move(data.Value());
+    }
   }
 
   if (name_ptr == 0) {
