@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "approvals/dns_message.h"
+#include "supervisor/host_socket.h"
 
 namespace sandgate::supervisor {
 namespace dns = approvals::dns;
@@ -24,21 +25,8 @@ constexpr std::size_t kMaxMessage = 65535;
 
 using Clock = std::chrono::steady_clock;
 
-socklen_t ToSockaddr(const approvals::Address& address, std::uint16_t port, sockaddr_storage& out) {
-  out = {};
-  const auto bytes = address.bytes();
-  if (address.family() == approvals::AddressFamily::kInet) {
-    auto& in = reinterpret_cast<sockaddr_in&>(out);
-    in.sin_family = AF_INET;
-    in.sin_port = htons(port);
-    std::memcpy(&in.sin_addr, bytes.data(), 4);
-    return sizeof(sockaddr_in);
-  }
-  auto& in6 = reinterpret_cast<sockaddr_in6&>(out);
-  in6.sin6_family = AF_INET6;
-  in6.sin6_port = htons(port);
-  std::memcpy(&in6.sin6_addr, bytes.data(), 16);
-  return sizeof(sockaddr_in6);
+int FamilyOf(const approvals::Address& address) {
+  return address.family() == approvals::AddressFamily::kInet ? AF_INET : AF_INET6;
 }
 
 bool SameEndpoint(const sockaddr* a, const sockaddr_storage& b) {
@@ -149,7 +137,8 @@ DnsForwarder::DnsForwarder(uv_loop_t* loop, approvals::DnsServer upstream,
       names_(names),
       check_(std::move(check)),
       ids_(std::random_device{}()) {
-  upstream_length_ = ToSockaddr(upstream_.address, upstream_.port, upstream_address_);
+  upstream_length_ = SockaddrFor(upstream_.address, upstream_.port, FamilyOf(upstream_.address),
+                                 upstream_address_);
 }
 
 DnsForwarder::~DnsForwarder() { Close(); }
@@ -160,7 +149,7 @@ base::Status DnsForwarder::Start(const SandboxNetns& netns,
   for (const auto& address : listen) {
     if (auto s = netns.AddLocalAddress(address); !s) return s;
     sockaddr_storage sa;
-    socklen_t len = ToSockaddr(address, kDnsPort, sa);
+    socklen_t len = SockaddrFor(address, kDnsPort, FamilyOf(address), sa);
     if (auto s = ListenUdp(netns, sa, len); !s) return s;
     if (auto s = ListenTcp(netns, sa, len); !s) return s;
   }

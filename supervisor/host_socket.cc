@@ -70,6 +70,31 @@ base::Result<SocketShape> ReadSocketShape(int fd) {
   return shape;
 }
 
+socklen_t SockaddrFor(const approvals::Address& address, std::uint16_t port, int domain,
+                      sockaddr_storage& out) {
+  out = {};
+  const auto bytes = address.bytes();
+  const bool v4 = address.family() == approvals::AddressFamily::kInet;
+  if (v4 && domain == AF_INET) {
+    auto& in = reinterpret_cast<sockaddr_in&>(out);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);
+    std::memcpy(&in.sin_addr, bytes.data(), 4);
+    return sizeof in;
+  }
+  auto& in6 = reinterpret_cast<sockaddr_in6&>(out);
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(port);
+  if (v4) {
+    in6.sin6_addr.s6_addr[10] = 0xff;
+    in6.sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&in6.sin6_addr.s6_addr[12], bytes.data(), 4);
+  } else {
+    std::memcpy(&in6.sin6_addr, bytes.data(), 16);
+  }
+  return sizeof in6;
+}
+
 base::Result<base::UniqueFd> OpenHostSocket(const SocketShape& shape, int model) {
   base::UniqueFd fd(::socket(shape.domain, shape.type | SOCK_NONBLOCK | SOCK_CLOEXEC, shape.protocol));
   if (!fd) return base::ErrnoError("socket(host)");

@@ -8,11 +8,17 @@
 #include <functional>
 #include <unordered_map>
 
+#include "approvals/address.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "supervisor/uv_handle.h"
 
 namespace sandgate::supervisor {
+
+// `address`:`port` as a sockaddr for a socket of `domain`: an IPv4 address for an AF_INET6
+// socket becomes v4-mapped (a dual-stack socket reaches it that way). Returns the length.
+socklen_t SockaddrFor(const approvals::Address& address, std::uint16_t port, int domain,
+                      sockaddr_storage& out);
 
 // What a sandboxed socket is, read from our copy of it (pidfd_getfd).
 struct SocketShape {

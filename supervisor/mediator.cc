@@ -745,10 +745,6 @@ void Mediator::AllowConnect(std::unique_ptr<Request> request) noexcept {
         if (error != 0 && error != EINPROGRESS) {
           return listener_->RespondError(shared_request->notification.id, error);
         }
-        if (!shared_request->shape.nonblocking) {
-          int flags = ::fcntl(shared_host->Get(), F_GETFL);
-          ::fcntl(shared_host->Get(), F_SETFL, flags & ~O_NONBLOCK);
-        }
         Install(*shared_request, *shared_host, error);
       });
 }
@@ -801,9 +797,6 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
                   request->address_len) != 0) {
       return listener_->RespondError(id, errno);
     }
-    if (!request->shape.nonblocking) {
-      ::fcntl(inside->Get(), F_SETFL, ::fcntl(inside->Get(), F_GETFL) & ~O_NONBLOCK);
-    }
     return Install(*request, inside.Value(), 0);
   }
   if (!request->destination.unix_path || request->destination.unix_path->empty()) {
@@ -841,9 +834,6 @@ void Mediator::AllowUnixConnect(std::unique_ptr<Request> request) noexcept {
       return listener_->RespondError(id, errno);
     }
   }
-  if (!request->shape.nonblocking) {
-    ::fcntl(connected.Get(), F_SETFL, ::fcntl(connected.Get(), F_GETFL) & ~O_NONBLOCK);
-  }
   Install(*request, connected, 0);
 }
 
@@ -861,6 +851,23 @@ void Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
   listener_->RespondValue(id, 1);
 }
 
+bool Mediator::Place(const Request& request, const base::UniqueFd& socket) noexcept {
+  // sandgate makes every socket non-blocking for its own loop; the command gets the mode it had.
+  if (!request.shape.nonblocking) {
+    ::fcntl(socket.Get(), F_SETFL, ::fcntl(socket.Get(), F_GETFL) & ~O_NONBLOCK);
+  }
+  const auto id = request.notification.id;
+  bool cloexec = TargetFdCloexec(request.pid, request.fd);
+  if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
+    // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
+    spdlog::debug("{}", installed.Err().Message());
+    listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
+    return false;
+  }
+  RememberHostSocket(socket.Get());
+  return true;
+}
+
 void Mediator::Install(const Request& request, const base::UniqueFd& socket, int error) noexcept {
   const auto id = request.notification.id;
   std::int64_t result = 0;
@@ -871,13 +878,7 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
     if (sent < 0 && errno != EAGAIN) return listener_->RespondError(id, errno);
     result = std::max<ssize_t>(sent, 0);
   }
-  bool cloexec = TargetFdCloexec(request.pid, request.fd);
-  if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
-    // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
-    spdlog::debug("{}", installed.Err().Message());
-    return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
-  }
-  RememberHostSocket(socket.Get());
+  if (!Place(request, socket)) return;
   if (error != 0) return listener_->RespondError(id, error);
   if (request.fast_open) return RespondSent(request, result);
   listener_->RespondValue(id, 0);
@@ -928,15 +929,7 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
     auto opened = OpenHostSocket(request->shape, request->socket.Get());
     if (!opened.Ok()) return listener_->RespondError(id, opened.Err().errnum);
     host = std::move(opened.Value());
-    if (!request->shape.nonblocking) {
-      int flags = ::fcntl(host.Get(), F_GETFL);
-      ::fcntl(host.Get(), F_SETFL, flags & ~O_NONBLOCK);
-    }
-    bool cloexec = TargetFdCloexec(request->pid, request->fd);
-    if (auto installed = listener_->InstallFd(id, host.Get(), request->fd, cloexec); !installed) {
-      return listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
-    }
-    RememberHostSocket(host.Get());
+    if (!Place(*request, host)) return;
     socket = host.Get();
   }
   ssize_t sent = ::sendto(socket, request->payload.data(), request->payload.size(),

@@ -110,7 +110,10 @@ class Mediator {
   void AllowUnixConnect(std::unique_ptr<Request> request) noexcept;
   // Answers a send carried out on the command's behalf: bytes sent, or for sendmmsg one message.
   void RespondSent(const Request& request, ssize_t sent) noexcept;
-  // Installs `socket` at the command's fd and answers `result` (0, or -errno).
+  // Puts `socket` at the command's fd, in the blocking mode the command's socket had, and
+  // remembers it as sandgate's. False when that failed; the notification is answered then.
+  bool Place(const Request& request, const base::UniqueFd& socket) noexcept;
+  // Places `socket` and answers: 0, -`error`, or for a Fast Open the bytes sent.
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
   bool IsHostSocket(int fd) const noexcept;

@@ -1,6 +1,5 @@
 #include "supervisor/proxy_tunnel.h"
 
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
@@ -102,29 +101,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     // The tunnel takes the command's socket's place, so it keeps its family where it can: an
     // IPv6 socket reaches an IPv4 proxy through a v4-mapped address.
     SocketShape shape = shape_;
+    if (address.family() != approvals::AddressFamily::kInet) shape.domain = AF_INET6;
     sockaddr_storage sa{};
-    socklen_t length = 0;
-    const auto bytes = address.bytes();
-    if (address.family() == approvals::AddressFamily::kInet && shape.domain == AF_INET) {
-      auto& in = reinterpret_cast<sockaddr_in&>(sa);
-      in.sin_family = AF_INET;
-      in.sin_port = htons(proxy_.port);
-      std::memcpy(&in.sin_addr, bytes.data(), 4);
-      length = sizeof in;
-    } else {
-      shape.domain = AF_INET6;
-      auto& in6 = reinterpret_cast<sockaddr_in6&>(sa);
-      in6.sin6_family = AF_INET6;
-      in6.sin6_port = htons(proxy_.port);
-      if (address.family() == approvals::AddressFamily::kInet) {
-        in6.sin6_addr.s6_addr[10] = 0xff;
-        in6.sin6_addr.s6_addr[11] = 0xff;
-        std::memcpy(&in6.sin6_addr.s6_addr[12], bytes.data(), 4);
-      } else {
-        std::memcpy(&in6.sin6_addr, bytes.data(), 16);
-      }
-      length = sizeof in6;
-    }
+    const socklen_t length = SockaddrFor(address, proxy_.port, shape.domain, sa);
     auto opened = OpenHostSocket(shape, model_);
     if (!opened.Ok()) return Fail(opened.Err().errnum, opened.Err().Message());
     socket_ = std::move(opened.Value());
@@ -216,10 +195,6 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void Succeed() {
     int one = 1;
     ::setsockopt(socket_.Get(), SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-    if (!shape_.nonblocking) {
-      int flags = ::fcntl(socket_.Get(), F_GETFL);
-      ::fcntl(socket_.Get(), F_SETFL, flags & ~O_NONBLOCK);
-    }
     Finish(std::move(socket_));
   }
 

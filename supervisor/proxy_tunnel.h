@@ -20,7 +20,8 @@ namespace sandgate::supervisor {
 // readiness. The handshake never reads past its own end (MSG_PEEK, then exactly what belongs to
 // it), so bytes the destination sends first stay in the socket for the command.
 //
-// `done` runs once on the loop with the tunnel (blocking or not as `shape` says), or an Error
+// `done` runs once on the loop with the tunnel (non-blocking; the caller gives it the command's
+// mode when it installs it), or an Error
 // whose errnum is what the command's connect() should fail with: ECONNREFUSED when the proxy is
 // down or refuses, ETIMEDOUT after `timeout`, EACCES when it wants other credentials, ...
 class ProxyTunnel {
