@@ -95,6 +95,23 @@ socklen_t SockaddrFor(const approvals::Address& address, std::uint16_t port, int
   return sizeof in6;
 }
 
+std::optional<std::pair<approvals::Address, std::uint16_t>> InetEndpoint(const sockaddr_storage& sa,
+                                                                         socklen_t len) {
+  if (sa.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(sa);
+    approvals::Address::V4Bytes bytes;
+    std::memcpy(bytes.data(), &in.sin_addr, 4);
+    return std::make_pair(approvals::Address::FromV4(bytes), ntohs(in.sin_port));
+  }
+  if (sa.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
+    approvals::Address::V6Bytes bytes;
+    std::memcpy(bytes.data(), &in6.sin6_addr, 16);
+    return std::make_pair(approvals::Address::FromV6(bytes), ntohs(in6.sin6_port));
+  }
+  return std::nullopt;
+}
+
 base::Result<base::UniqueFd> OpenHostSocket(const SocketShape& shape, int model) {
   base::UniqueFd fd(::socket(shape.domain, shape.type | SOCK_NONBLOCK | SOCK_CLOEXEC, shape.protocol));
   if (!fd) return base::ErrnoError("socket(host)");

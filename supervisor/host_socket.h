@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <unordered_map>
 
 #include "approvals/address.h"
@@ -19,6 +21,11 @@ namespace sandgate::supervisor {
 // socket becomes v4-mapped (a dual-stack socket reaches it that way). Returns the length.
 socklen_t SockaddrFor(const approvals::Address& address, std::uint16_t port, int domain,
                       sockaddr_storage& out);
+
+// Address and port of an inet sockaddr (the inverse of SockaddrFor); nullopt for other families
+// or a length too short for the family.
+std::optional<std::pair<approvals::Address, std::uint16_t>> InetEndpoint(const sockaddr_storage& sa,
+                                                                         socklen_t len);
 
 // What a sandboxed socket is, read from our copy of it (pidfd_getfd).
 struct SocketShape {

@@ -66,23 +66,6 @@ bool TargetFdCloexec(pid_t pid, int fd) {
   return (flags & O_CLOEXEC) != 0;
 }
 
-// Address and port of an inet sockaddr; nullopt for other families.
-std::optional<std::pair<approvals::Address, std::uint16_t>> InetEndpoint(const sockaddr_storage& sa,
-                                                                         socklen_t len) {
-  if (sa.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(sa);
-    approvals::Address::V4Bytes bytes;
-    std::memcpy(bytes.data(), &in.sin_addr, 4);
-    return std::make_pair(approvals::Address::FromV4(bytes), ntohs(in.sin_port));
-  }
-  if (sa.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
-    approvals::Address::V6Bytes bytes;
-    std::memcpy(bytes.data(), &in6.sin6_addr, 16);
-    return std::make_pair(approvals::Address::FromV6(bytes), ntohs(in6.sin6_port));
-  }
-  return std::nullopt;
-}
 
 // The unix socket a sockaddr_un names, as given (a path is resolved later, for connects).
 approvals::Destination UnixDestination(const sockaddr_storage& sa, socklen_t len) {

@@ -71,15 +71,10 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
           delete req;
           std::optional<approvals::Address> address;
           for (addrinfo* a = result; a != nullptr && !address; a = a->ai_next) {
-            if (a->ai_family == AF_INET) {
-              approvals::Address::V4Bytes b;
-              std::memcpy(b.data(), &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, 4);
-              address = approvals::Address::FromV4(b);
-            } else if (a->ai_family == AF_INET6) {
-              approvals::Address::V6Bytes b;
-              std::memcpy(b.data(), &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, 16);
-              address = approvals::Address::FromV6(b);
-            }
+            sockaddr_storage sa{};
+            if (a->ai_addrlen > sizeof sa) continue;
+            std::memcpy(&sa, a->ai_addr, a->ai_addrlen);
+            if (auto endpoint = InetEndpoint(sa, a->ai_addrlen)) address = endpoint->first;
           }
           uv_freeaddrinfo(result);
           if (status != 0 || !address) {

@@ -57,22 +57,19 @@ int Socket(const std::string& kind) {
   return 2;
 }
 
-int Connect(const char* address, const char* port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Report(fd);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
-  inet_pton(AF_INET, address, &sa.sin_addr);
-  return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa));
-}
-
 sockaddr_in V4(const char* address, const char* port) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
   inet_pton(AF_INET, address, &sa.sin_addr);
   return sa;
+}
+
+int Connect(const char* address, const char* port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Report(fd);
+  auto sa = V4(address, port);
+  return Report(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa));
 }
 
 int Connect6(const char* address, const char* port) {
