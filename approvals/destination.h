@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "approvals/address.h"
 
@@ -17,8 +18,15 @@ enum class Protocol { kTcp, kUdp, kUnix };
 
 // Where one mediated connect/sendto is going, as the supervisor saw it.
 struct Destination {
-  // From the DNS attribution map, lowercase. Unknown for connects to literal IPs.
+  // The one name shown for the destination (prompts, audit, the name a proxy is asked to
+  // connect to), lowercase: the name the deciding domain rule matched, else the most recently
+  // resolved of `names`. Unknown for connects to addresses this sandbox never resolved.
   std::optional<std::string> host;
+  // Every name this sandbox resolved to `address` and still holds valid, most recent first, at
+  // most dns::NameMap::kMaxNamesPerAddress (see NameMap::NamesFor). Several names share an
+  // address behind CDNs and shared hosting; a domain rule matches when it matches `host` or any
+  // of these, so resolving a second name cannot take the first one's rule away.
+  std::vector<std::string> names;
   // The address the command asked for (v4-mapped already normalized by Address).
   std::optional<Address> address;
   std::uint16_t port = 0;

@@ -36,7 +36,8 @@ void NameMap::Record(std::string_view name, const Address& address, std::uint32_
   by_key_.emplace(std::move(key), sequence);
 }
 
-std::optional<std::string> NameMap::HostFor(const Address& address, Clock::time_point now) const {
+template <typename Visit>
+void NameMap::ForLiveNames(const Address& address, Clock::time_point now, Visit visit) const {
   // Sequence numbers never reach the maximum, so this is the first entry past `address`.
   auto it = by_address_.upper_bound({address, std::numeric_limits<std::uint64_t>::max()});
   while (it != by_address_.begin()) {
@@ -45,11 +46,41 @@ std::optional<std::string> NameMap::HostFor(const Address& address, Clock::time_
       break;
     }
     const Entry& entry = entries_.at(it->second);
-    if (now < entry.expiry) {
-      return entry.name;
+    if (now < entry.expiry && !visit(entry)) {
+      return;
     }
   }
-  return std::nullopt;
+}
+
+std::vector<std::string> NameMap::NamesFor(const Address& address, Clock::time_point now) const {
+  // by_key_ holds one entry per (address, name), so no name can come twice.
+  std::vector<std::string> names;
+  ForLiveNames(address, now, [&names](const Entry& entry) {
+    names.push_back(entry.name);
+    return names.size() < kMaxNamesPerAddress;
+  });
+  return names;
+}
+
+std::optional<std::string> NameMap::HostFor(const Address& address, Clock::time_point now) const {
+  std::optional<std::string> host;
+  ForLiveNames(address, now, [&host](const Entry& entry) {
+    host = entry.name;
+    return false;
+  });
+  return host;
+}
+
+void NameMap::AttributeNames(Destination& destination, Clock::time_point now) const {
+  destination.names.clear();
+  destination.host.reset();
+  if (!destination.address) {
+    return;
+  }
+  destination.names = NamesFor(*destination.address, now);
+  if (!destination.names.empty()) {
+    destination.host = destination.names.front();
+  }
 }
 
 void NameMap::Erase(std::uint64_t sequence) {

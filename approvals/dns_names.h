@@ -9,8 +9,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "approvals/address.h"
+#include "approvals/destination.h"
 
 namespace sandgate::approvals::dns {
 
@@ -20,8 +22,9 @@ namespace sandgate::approvals::dns {
 // event loop thread.
 //
 // Entries are keyed by (name, address); Address already stores IPv4-mapped IPv6 as IPv4, so a
-// connect to ::ffff:a.b.c.d finds the name recorded for a.b.c.d. Every operation is O(log n)
-// except HostFor, which also steps over the expired entries of the one address it looks up.
+// connect to ::ffff:a.b.c.d finds the names recorded for a.b.c.d. Every operation is O(log n)
+// except the lookups (NamesFor, HostFor), which also step over the expired entries of the one
+// address they look up.
 class NameMap {
  public:
   using Clock = std::chrono::steady_clock;
@@ -45,10 +48,29 @@ class NameMap {
   void Record(std::string_view name, const Address& address, std::uint32_t ttl,
               Clock::time_point now);
 
-  // The name most recently recorded for `address` whose entry has not expired at `now` (an
-  // entry is valid while now < recorded + ttl); nullopt if there is none.
+  // At most this many names per address leave a lookup. CDNs and shared hosting put many
+  // names on one address; a command that resolves thousands of names to one address (on purpose
+  // or not) must not make every connect to it carry and match them all. Dropping the oldest
+  // costs at worst a prompt for a domain rule about a name resolved long before 16 others.
+  static constexpr std::size_t kMaxNamesPerAddress = 16;
+
+  // Every name recorded for `address` whose entry has not expired at `now` (an entry is valid
+  // while now < recorded + ttl), most recently recorded first, at most kMaxNamesPerAddress of
+  // them (the most recent ones). Each name appears once. Empty if there is none. The map's
+  // capacity, eviction and TTLs are unaffected by the bound: it only limits what is returned.
+  [[nodiscard]] std::vector<std::string> NamesFor(const Address& address,
+                                                  Clock::time_point now) const;
+
+  // The first of NamesFor(address, now): the name most recently recorded for `address` that has
+  // not expired; nullopt if there is none.
   [[nodiscard]] std::optional<std::string> HostFor(const Address& address,
                                                    Clock::time_point now) const;
+
+  // What the supervisor fills in for a connect to destination.address: `names` from NamesFor,
+  // and `host` the most recent of them (Engine::Decide's matched_host may then replace it with
+  // the name the deciding rule matched). Both are cleared when the address is unknown or has no
+  // live name. One `now` for both, so that the host is always one of the names.
+  void AttributeNames(Destination& destination, Clock::time_point now) const;
 
   // Entries held, including expired ones not yet evicted.
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
@@ -60,6 +82,10 @@ class NameMap {
     Clock::time_point expiry;
   };
 
+  // Calls `visit(entry)` for the unexpired entries of `address`, most recent first, until it
+  // returns false.
+  template <typename Visit>
+  void ForLiveNames(const Address& address, Clock::time_point now, Visit visit) const;
   void Erase(std::uint64_t sequence);
   void MakeRoom(Clock::time_point now);
 

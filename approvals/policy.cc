@@ -125,10 +125,11 @@ PolicyDecision Engine::Decide(const Destination& destination) const {
   for (const RuleAction action : kPrecedence) {
     // Within one kind the static policy is reported first; either way the verdict is the same.
     if (const Rule* rule = policy_.FindMatch(action, destination)) {
-      return {VerdictFor(action), RuleOrigin::kPolicy, rule->text};
+      return {VerdictFor(action), RuleOrigin::kPolicy, rule->text, MatchedName(*rule, destination)};
     }
     if (const Rule* rule = session_.FindMatch(action, destination)) {
-      return {VerdictFor(action), RuleOrigin::kSession, rule->text};
+      return {VerdictFor(action), RuleOrigin::kSession, rule->text,
+              MatchedName(*rule, destination)};
     }
   }
   return {};

@@ -62,6 +62,11 @@ struct PolicyDecision {
   RuleOrigin source = RuleOrigin::kPolicy;
   // Canonical text of the winning rule; nullopt for kAsk.
   std::optional<std::string> rule;
+  // The name the winning rule matched (the destination's host or one of its names, see
+  // MatchedName), so that the supervisor can show, audit and hand a proxy the name the policy
+  // decided on rather than whichever name was resolved last. nullopt for kAsk and when the
+  // winning rule matched by address.
+  std::optional<std::string> matched_host;
 
   friend bool operator==(const PolicyDecision&, const PolicyDecision&) = default;
 };
@@ -70,7 +75,9 @@ enum class AmendmentAction { kAllow, kDeny };
 
 // The exact rule session memory stores for a destination: its host if known, else its address
 // (the one a connect actually reaches), else its unix path or abstract name; plus its port and
-// protocol. nullopt when the destination names nothing to remember.
+// protocol. nullopt when the destination names nothing to remember. Only the host, not every
+// one of `names`: the answer was given to the destination as shown, and the host is the name
+// the prompt showed.
 [[nodiscard]] std::optional<Rule> ExactRuleFor(const Destination& destination);
 
 // The decision engine: the static policy (CLI, policy file, policy/update) and the session
@@ -82,12 +89,17 @@ class Engine {
   Engine() = default;
   explicit Engine(RuleSet policy) : policy_(std::move(policy)) {}
 
+  // A domain rule counts when it matches the host or any of the names, and precedence is by
+  // kind over all of them: when one name of the address is denied and another allowed, deny
+  // wins (the connect reaches the same address whichever name the command used).
   [[nodiscard]] PolicyDecision Decide(const Destination& destination) const;
 
   // What DNS may do with `name` (lowercase, no trailing dot) before any connect: refused when a
   // deny rule for the name covers every port (a port-limited deny still lets the name resolve,
   // its other ports may be allowed); otherwise resolved. `covered` tells whether any rule names
-  // it at all, for the strict mode that asks before resolving names no rule mentions.
+  // it at all, for the strict mode that asks before resolving names no rule mentions. Only
+  // `name` itself counts: before it resolves there is no address, so the other names that share
+  // one later (Destination::names) say nothing about it.
   struct NameDecision {
     bool refuse = false;
     bool covered = false;

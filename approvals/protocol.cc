@@ -75,7 +75,10 @@ std::variant<ProcessInfo, Problem> ProcessFromJson(const json& json_process) {
 }  // namespace
 
 json DestinationToJson(const Destination& d) {
+  // "names" is always there, if only empty, so a controller never has to tell "none" from "not
+  // reported".
   json out = {{"host", OptionalString(d.host)},
+              {"names", d.names},
               {"protocol", ProtocolName(d.protocol)},
               {"family", FamilyName(d)}};
   if (d.protocol == Protocol::kUnix) {
@@ -115,6 +118,12 @@ std::variant<Destination, Problem> DestinationFromJson(const json& j) {
       return Problem{"\"host\" must be a string or null"};
     }
     d.host = host->get<std::string>();
+  }
+  // Optional: destinations written before "names" existed (old logs, hand-written tests).
+  if (const json* names = FindMember(j, "names"); names != nullptr && !names->is_null()) {
+    if (auto p = ReadStringList(j, "names", d.names)) {
+      return *p;
+    }
   }
   if (d.protocol == Protocol::kUnix) {
     if (const json* path = FindMember(j, "path"); path != nullptr && !path->is_null()) {

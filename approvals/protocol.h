@@ -36,9 +36,10 @@ inline constexpr std::string_view kMethodWriteStdin = "process/writeStdin";
 inline constexpr std::array<std::string_view, 3> kControllerMethods = {
     kMethodTerminate, kMethodPolicyUpdate, kMethodWriteStdin};
 
-// {"host": string|null, "address": string|null, "port": int|null, "protocol", "family": "inet"|
-// "inet6"|"unix", "path": (unix only; an abstract name is written "@name")}. "family" is the
-// family of the normalized address: a v4-mapped IPv6 destination reports "inet".
+// {"host": string|null, "names": [string], "address": string|null, "port": int|null, "protocol",
+// "family": "inet"|"inet6"|"unix", "path": (unix only; an abstract name is written "@name")}.
+// "family" is the family of the normalized address: a v4-mapped IPv6 destination reports
+// "inet". "names" is always written (possibly empty); the parser takes it as optional.
 [[nodiscard]] nlohmann::json DestinationToJson(const Destination& destination);
 [[nodiscard]] std::variant<Destination, Problem> DestinationFromJson(const nlohmann::json& json);
 

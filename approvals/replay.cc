@@ -105,8 +105,14 @@ bool IsBlank(std::string_view line) {
 }  // namespace
 
 bool Expectation::Matches(const Destination& d) const {
-  if (host && (!d.host || CanonicalHostName(*d.host) != *host)) {
-    return false;
+  if (host) {
+    const auto is_expected = [this](const std::string& name) {
+      return CanonicalHostName(name) == *host;
+    };
+    if (!(d.host && is_expected(*d.host)) &&
+        std::none_of(d.names.begin(), d.names.end(), is_expected)) {
+      return false;
+    }
   }
   if (address && (!d.address || *d.address != *address)) {
     return false;

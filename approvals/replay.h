@@ -18,8 +18,11 @@ namespace sandgate::approvals {
 // One line of a replay file: {"expect": {...}, "decision": D}. An absent field matches
 // anything, so {"expect": {}} matches every request.
 struct Expectation {
-  std::optional<std::string> host;  // compared case-insensitively, trailing dot ignored
-  std::optional<Address> address;   // v4-mapped normalized like every Address
+  // Compared case-insensitively, trailing dot ignored, with the destination's host and each of
+  // its names: which name a request shows depends on what else the command happened to resolve
+  // to the same address, which a replay file cannot know.
+  std::optional<std::string> host;
+  std::optional<Address> address;  // v4-mapped normalized like every Address
   std::optional<std::uint16_t> port;
   std::optional<Protocol> protocol;
   // Unix socket path, or "@name" for an abstract socket (as in network/requestApproval).

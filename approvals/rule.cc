@@ -240,21 +240,44 @@ bool HostRuleApplies(const Rule& rule, const Destination& d) {
   return d.protocol != Protocol::kUnix && (!rule.ports || rule.ports->Contains(d.port));
 }
 
+// The destination's host, then its names in order (most recent first): the first that `fits`.
+template <typename Fits>
+const std::string* FirstFittingName(const Destination& d, Fits fits) {
+  if (d.host && fits(*d.host)) {
+    return &*d.host;
+  }
+  const auto name = std::find_if(d.names.begin(), d.names.end(), fits);
+  return name == d.names.end() ? nullptr : &*name;
+}
+
+// The name through which a domain or localhost rule matches, or nullptr; the rule's protocol is
+// checked by the caller.
+const std::string* NameMatch(const Rule& rule, const Destination& d) {
+  if (!HostRuleApplies(rule, d)) {
+    return nullptr;
+  }
+  if (const auto* p = std::get_if<DomainPattern>(&rule.target)) {
+    return FirstFittingName(
+        d, [p](const std::string& name) { return DomainMatches(p->domain, p->scope, name); });
+  }
+  if (std::holds_alternative<LocalhostPattern>(rule.target)) {
+    return FirstFittingName(d, [](const std::string& name) {
+      return DomainMatches(kLocalhost, DomainScope::kExact, name);
+    });
+  }
+  return nullptr;
+}
+
 struct TargetMatcher {
   const Rule& rule;
   const Destination& d;
 
-  bool operator()(const DomainPattern& p) const {
-    return HostRuleApplies(rule, d) && d.host && DomainMatches(p.domain, p.scope, *d.host);
-  }
+  bool operator()(const DomainPattern&) const { return NameMatch(rule, d) != nullptr; }
   bool operator()(const LocalhostPattern&) const {
-    if (!HostRuleApplies(rule, d)) {
-      return false;
-    }
-    if (d.host && DomainMatches(kLocalhost, DomainScope::kExact, *d.host)) {
+    if (NameMatch(rule, d) != nullptr) {
       return true;
     }
-    return d.address && d.address->ConnectTarget().IsLoopback();
+    return HostRuleApplies(rule, d) && d.address && d.address->ConnectTarget().IsLoopback();
   }
   bool operator()(const Cidr& c) const {
     return HostRuleApplies(rule, d) && d.address &&
@@ -367,6 +390,14 @@ bool Matches(const Rule& rule, const Destination& destination) {
     return false;
   }
   return std::visit(TargetMatcher{rule, destination}, rule.target);
+}
+
+std::optional<std::string> MatchedName(const Rule& rule, const Destination& destination) {
+  if (rule.protocol && *rule.protocol != destination.protocol) {
+    return std::nullopt;
+  }
+  const std::string* name = NameMatch(rule, destination);
+  return name != nullptr ? std::optional<std::string>(*name) : std::nullopt;
 }
 
 }  // namespace sandgate::approvals

@@ -73,9 +73,16 @@ struct RuleError {
 // "N" or "N-M" ports. Parsing the result gives the same rule back.
 [[nodiscard]] std::string FormatRule(const Rule& rule);
 
-// A domain rule matches only a destination whose host (from DNS attribution) is known; an
-// address rule matches the address (and also the address a connect to it reaches, so 0.0.0.0
-// counts as 127.0.0.1). Host rules never match unix destinations and vice versa.
+// A domain rule matches only a destination with a known name (from DNS attribution): its host
+// or any of its names; an address rule matches the address (and also the address a connect to
+// it reaches, so 0.0.0.0 counts as 127.0.0.1). Host rules never match unix destinations and
+// vice versa.
 [[nodiscard]] bool Matches(const Rule& rule, const Destination& destination);
+
+// The name through which `rule` matches `destination`: its host when the rule matches that,
+// else the first (most recent) of its names that it matches. nullopt when the rule matches no
+// name: an address rule, "localhost" matched by a loopback address, or no match at all.
+[[nodiscard]] std::optional<std::string> MatchedName(const Rule& rule,
+                                                     const Destination& destination);
 
 }  // namespace sandgate::approvals

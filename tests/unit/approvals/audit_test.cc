@@ -51,7 +51,8 @@ TEST(AuditTest, ExactLine) {
   EXPECT_EQ(AuditLine(SampleEntry()),
             R"({"time":"2024-05-01T12:34:56.789Z","pid":42,"exe":"/usr/bin/curl",)"
             R"("destination":{"address":"140.82.112.3","family":"inet","host":"github.com",)"
-            R"("port":443,"protocol":"tcp"},"decision":"allow","source":"user","rule":null,)"
+            R"("names":[],"port":443,"protocol":"tcp"},"decision":"allow","source":"user",)"
+            R"("rule":null,)"
             R"("approvalId":"a1","latencyMs":12.5})");
 }
 
@@ -69,6 +70,17 @@ TEST(AuditTest, PolicyDecisionWithRuleAndSubMillisecondLatency) {
   EXPECT_TRUE(record["approvalId"].is_null());
   EXPECT_DOUBLE_EQ(record["latencyMs"].get<double>(), 0.042);
   EXPECT_NE(AuditLine(entry).find("\"latencyMs\":0.042}"), std::string::npos);
+}
+
+TEST(AuditTest, DestinationCarriesEveryNameOfTheAddress) {
+  AuditEntry entry = SampleEntry();
+  entry.destination.host = "gh.example";
+  entry.destination.names = {"github.com", "gh.example"};
+  const nlohmann::ordered_json record = AuditRecord(entry);
+  EXPECT_EQ(record["destination"]["host"], "gh.example");
+  EXPECT_EQ(record["destination"]["names"],
+            nlohmann::ordered_json::parse(R"(["github.com","gh.example"])"));
+  EXPECT_NE(AuditLine(entry).find(R"("names":["github.com","gh.example"])"), std::string::npos);
 }
 
 TEST(AuditTest, FieldsInSpecOrderOnOneLine) {

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -13,6 +16,7 @@ namespace {
 
 using std::chrono::seconds;
 using testing::Addr;
+using Names = std::vector<std::string>;
 
 const NameMap::Clock::time_point kStart = NameMap::Clock::time_point{} + std::chrono::hours(1000);
 
@@ -108,6 +112,98 @@ TEST(NameMapTest, V4MappedAndV4AreTheSameAddress) {
   EXPECT_EQ(map.HostFor(Addr("::ffff:198.51.100.8"), At(0)), "plain.example");
   // But not the IPv4-compatible or other IPv6 spellings.
   EXPECT_EQ(map.HostFor(Addr("::198.51.100.8"), At(0)), std::nullopt);
+}
+
+TEST(NameMapTest, NamesForListsEveryLiveNameMostRecentFirst) {
+  NameMap map;
+  const Address shared = Addr("203.0.113.10");
+  map.Record("a.example", shared, 300, At(0));
+  map.Record("b.example", shared, 300, At(1));
+  map.Record("c.example", shared, 300, At(2));
+  map.Record("other.example", Addr("203.0.113.11"), 300, At(3));
+  EXPECT_EQ(map.NamesFor(shared, At(4)), (Names{"c.example", "b.example", "a.example"}));
+  // Recording a name again moves it to the front instead of listing it twice.
+  map.Record("A.Example.", shared, 300, At(5));
+  EXPECT_EQ(map.NamesFor(shared, At(6)), (Names{"a.example", "c.example", "b.example"}));
+  EXPECT_EQ(map.HostFor(shared, At(6)), "a.example");
+  EXPECT_EQ(map.NamesFor(Addr("203.0.113.11"), At(6)), (Names{"other.example"}));
+  EXPECT_EQ(map.NamesFor(Addr("203.0.113.12"), At(6)), Names{});
+}
+
+TEST(NameMapTest, NamesForLeavesOutExpiredNames) {
+  NameMap map;
+  const Address shared = Addr("203.0.113.10");
+  map.Record("long.example", shared, 300, At(0));
+  map.Record("short.example", shared, 10, At(1));
+  map.Record("mid.example", shared, 60, At(2));
+  EXPECT_EQ(map.NamesFor(shared, At(10)), (Names{"mid.example", "short.example", "long.example"}));
+  // short.example is valid while now < 1 + 10.
+  EXPECT_EQ(map.NamesFor(shared, At(11)), (Names{"mid.example", "long.example"}));
+  EXPECT_EQ(map.NamesFor(shared, At(62)), (Names{"long.example"}));
+  EXPECT_EQ(map.NamesFor(shared, At(300)), Names{});
+  // Expired entries stay until room is needed; only the lookup skips them.
+  EXPECT_EQ(map.size(), 3u);
+}
+
+TEST(NameMapTest, NamesForIsBoundedToTheMostRecentLiveNames) {
+  const std::size_t bound = NameMap::kMaxNamesPerAddress;
+  NameMap map;
+  const Address shared = Addr("198.51.100.1");
+  // `bound` old names that live long, then `bound` newer ones that expire first.
+  for (std::size_t i = 0; i < 2 * bound; ++i) {
+    const std::uint32_t ttl = i < bound ? 3600 : 60;
+    map.Record("n" + std::to_string(i) + ".example", shared, ttl, At(static_cast<int>(i)));
+  }
+  // The bound limits lookups only: every entry is still held.
+  EXPECT_EQ(map.size(), 2 * bound);
+
+  const Names newest = map.NamesFor(shared, At(40));
+  ASSERT_EQ(newest.size(), bound);
+  for (std::size_t k = 0; k < bound; ++k) {
+    EXPECT_EQ(newest[k], "n" + std::to_string(2 * bound - 1 - k) + ".example") << k;
+  }
+  // Once the newer names expire the older ones are not hidden by the bound.
+  const Names older = map.NamesFor(shared, At(1000));
+  ASSERT_EQ(older.size(), bound);
+  for (std::size_t k = 0; k < bound; ++k) {
+    EXPECT_EQ(older[k], "n" + std::to_string(bound - 1 - k) + ".example") << k;
+  }
+  EXPECT_EQ(map.HostFor(shared, At(1000)), older.front());
+}
+
+TEST(NameMapTest, NamesForTreatsV4MappedAndV4AsOneAddress) {
+  NameMap map;
+  map.Record("mapped.example", Addr("::ffff:198.51.100.7"), 60, At(0));
+  map.Record("plain.example", Addr("198.51.100.7"), 60, At(1));
+  const Names both{"plain.example", "mapped.example"};
+  EXPECT_EQ(map.NamesFor(Addr("198.51.100.7"), At(2)), both);
+  EXPECT_EQ(map.NamesFor(Addr("::ffff:198.51.100.7"), At(2)), both);
+  EXPECT_EQ(map.NamesFor(Addr("::198.51.100.7"), At(2)), Names{});
+}
+
+TEST(NameMapTest, AttributeNamesFillsNamesAndTheLatestAsHost) {
+  NameMap map;
+  map.Record("a.example", Addr("203.0.113.10"), 300, At(0));
+  map.Record("b.example", Addr("203.0.113.10"), 10, At(1));
+  Destination d;
+  d.address = Addr("::ffff:203.0.113.10");
+  d.port = 443;
+  map.AttributeNames(d, At(2));
+  EXPECT_EQ(d.names, (Names{"b.example", "a.example"}));
+  EXPECT_EQ(d.host, "b.example");
+  // Whatever was there before is replaced, not merged.
+  map.AttributeNames(d, At(20));
+  EXPECT_EQ(d.names, (Names{"a.example"}));
+  EXPECT_EQ(d.host, "a.example");
+  map.AttributeNames(d, At(400));
+  EXPECT_EQ(d.names, Names{});
+  EXPECT_EQ(d.host, std::nullopt);
+  Destination no_address;
+  no_address.host = "stale.example";
+  no_address.names = {"stale.example"};
+  map.AttributeNames(no_address, At(2));
+  EXPECT_EQ(no_address.host, std::nullopt);
+  EXPECT_TRUE(no_address.names.empty());
 }
 
 TEST(NameMapTest, FullMapEvictsExpiredEntriesFirst) {

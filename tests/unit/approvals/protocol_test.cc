@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "approvals/jsonrpc.h"
 #include "approvals/signals.h"
@@ -42,20 +44,30 @@ ApprovalRequest SampleRequest() {
   request.approval_id = "a1";
   request.process = {4242, "/usr/bin/curl", {"curl", "-s", "https://github.com"}, "/home/u"};
   request.destination = HostAddrDest("github.com", "140.82.112.3", 443);
+  request.destination.names = {"github.com", "gh.example"};
   request.available_decisions = AllDecisionNames();
   return request;
 }
 
 TEST(DestinationJsonTest, TcpWithHost) {
   EXPECT_EQ(DestinationToJson(HostAddrDest("github.com", "140.82.112.3", 443)),
-            json::parse(R"({"host":"github.com","address":"140.82.112.3","port":443,)"
-                        R"("protocol":"tcp","family":"inet"})"));
+            json::parse(R"({"host":"github.com","names":[],"address":"140.82.112.3",)"
+                        R"("port":443,"protocol":"tcp","family":"inet"})"));
+}
+
+TEST(DestinationJsonTest, NamesAreListedMostRecentFirst) {
+  Destination d = HostAddrDest("a.example", "203.0.113.10", 443);
+  d.names = {"b.example", "a.example"};
+  EXPECT_EQ(
+      DestinationToJson(d),
+      json::parse(R"({"host":"a.example","names":["b.example","a.example"],)"
+                  R"("address":"203.0.113.10","port":443,"protocol":"tcp","family":"inet"})"));
 }
 
 TEST(DestinationJsonTest, UdpIpv6WithoutHost) {
   EXPECT_EQ(DestinationToJson(AddrDest("2001:4860:4860::8888", 53, Protocol::kUdp)),
-            json::parse(R"({"host":null,"address":"2001:4860:4860::8888","port":53,)"
-                        R"("protocol":"udp","family":"inet6"})"));
+            json::parse(R"({"host":null,"names":[],"address":"2001:4860:4860::8888",)"
+                        R"("port":53,"protocol":"udp","family":"inet6"})"));
   // A v4-mapped destination is reported as what it is.
   EXPECT_EQ(DestinationToJson(AddrDest("::ffff:10.0.0.1", 80))["family"], "inet");
   EXPECT_EQ(DestinationToJson(AddrDest("::ffff:10.0.0.1", 80))["address"], "10.0.0.1");
@@ -63,14 +75,16 @@ TEST(DestinationJsonTest, UdpIpv6WithoutHost) {
 
 TEST(DestinationJsonTest, UnixSockets) {
   EXPECT_EQ(DestinationToJson(UnixPathDest("/var/run/docker.sock")),
-            json::parse(R"({"host":null,"address":null,"port":null,"protocol":"unix",)"
-                        R"("family":"unix","path":"/var/run/docker.sock"})"));
+            json::parse(R"({"host":null,"names":[],"address":null,"port":null,)"
+                        R"("protocol":"unix","family":"unix","path":"/var/run/docker.sock"})"));
   EXPECT_EQ(DestinationToJson(UnixAbstractDest("/tmp/.X11-unix/X0"))["path"], "@/tmp/.X11-unix/X0");
 }
 
 TEST(DestinationJsonTest, RoundTrips) {
+  Destination named = HostAddrDest("a.example", "203.0.113.10", 443);
+  named.names = {"b.example", "a.example"};
   for (const Destination& d :
-       {HostAddrDest("github.com", "140.82.112.3", 443), AddrDest("fd00::1", 8080),
+       {HostAddrDest("github.com", "140.82.112.3", 443), named, AddrDest("fd00::1", 8080),
         AddrDest("10.0.0.1", 53, Protocol::kUdp), UnixPathDest("/var/run/docker.sock"),
         UnixAbstractDest("dbus-1234")}) {
     EXPECT_EQ(RoundTrip(d), d) << DestinationToJson(d).dump();
@@ -91,6 +105,25 @@ TEST(DestinationJsonTest, RejectsBadFields) {
             "invalid address \"1.2.3\"");
   EXPECT_EQ(DestinationProblem({{"protocol", "tcp"}, {"port", 1}, {"host", 5}}),
             "\"host\" must be a string or null");
+  EXPECT_EQ(DestinationProblem({{"protocol", "tcp"}, {"port", 1}, {"names", "a.example"}}),
+            "\"names\" must be an array");
+  EXPECT_EQ(DestinationProblem({{"protocol", "tcp"}, {"port", 1}, {"names", {"a.example", 5}}}),
+            "\"names\" must hold strings");
+}
+
+TEST(DestinationJsonTest, NamesAreOptionalWhenParsing) {
+  for (const json& j : {json::parse(R"({"protocol":"tcp","port":443,"host":"a.example"})"),
+                        json::parse(R"({"protocol":"tcp","port":443,"names":null})")}) {
+    auto parsed = DestinationFromJson(j);
+    ASSERT_TRUE(std::holds_alternative<Destination>(parsed)) << j.dump();
+    EXPECT_TRUE(std::get<Destination>(parsed).names.empty());
+  }
+  auto parsed = DestinationFromJson(
+      json::parse(R"({"protocol":"tcp","port":443,"names":["b.example","a.example"]})"));
+  ASSERT_TRUE(std::holds_alternative<Destination>(parsed));
+  EXPECT_EQ(std::get<Destination>(parsed).names,
+            (std::vector<std::string>{"b.example", "a.example"}));
+  EXPECT_FALSE(std::get<Destination>(parsed).host.has_value());
 }
 
 TEST(ApprovalRequestTest, Params) {
@@ -100,6 +133,7 @@ TEST(ApprovalRequestTest, Params) {
             json::parse(R"({"pid":4242,"exe":"/usr/bin/curl",)"
                         R"("argv":["curl","-s","https://github.com"],"cwd":"/home/u"})"));
   EXPECT_EQ(params["destination"]["host"], "github.com");
+  EXPECT_EQ(params["destination"]["names"], json::parse(R"(["github.com","gh.example"])"));
   EXPECT_EQ(params["reason"], "not_allowed");
   EXPECT_EQ(params["availableDecisions"],
             json::parse(R"(["accept","acceptForSession","decline","declineForSession","cancel",)"
@@ -138,7 +172,8 @@ TEST(NotificationsTest, DecisionNotice) {
   notice.source = DecisionSource::kUser;
   EXPECT_EQ(DecisionNoticeParams(notice),
             json::parse(R"({"approvalId":"a3","process":{"pid":77},"destination":{"host":null,)"
-                        R"("address":"10.0.0.1","port":22,"protocol":"tcp","family":"inet"},)"
+                        R"("names":[],"address":"10.0.0.1","port":22,"protocol":"tcp",)"
+                        R"("family":"inet"},)"
                         R"("decision":"deny","source":"user"})"));
 
   DecisionNotice by_policy;
@@ -150,7 +185,14 @@ TEST(NotificationsTest, DecisionNotice) {
   const json params = DecisionNoticeParams(by_policy);
   EXPECT_FALSE(params.contains("approvalId"));
   EXPECT_EQ(params["rule"], "10.0.0.0/8");
+  EXPECT_EQ(params["destination"]["names"], json::array());
   EXPECT_EQ(params["decision"], "route");
+
+  DecisionNotice named = by_policy;
+  named.destination = HostAddrDest("a.example", "203.0.113.10", 443);
+  named.destination.names = {"b.example", "a.example"};
+  EXPECT_EQ(DecisionNoticeParams(named)["destination"]["names"],
+            json::parse(R"(["b.example","a.example"])"));
   EXPECT_EQ(params["source"], "policy");
 }
 

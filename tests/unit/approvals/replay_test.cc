@@ -109,6 +109,29 @@ TEST(ReplayTest, AddressesAreNormalizedAndPathsMatched) {
   EXPECT_EQ(replay.Summary(), json::parse(R"({"matched":3,"unexpected":1,"unused":0})"));
 }
 
+TEST(ReplayTest, HostMatchesAnyNameOfTheAddress) {
+  ReplayApprover replay =
+      MustLoad(R"({"expect":{"host":"A.Example.","port":443},"decision":"accept"})"
+               "\n"
+               R"({"expect":{"host":"a.example"},"decision":"decline"})");
+  // a.example was resolved first, b.example later: the request shows b.example.
+  Destination d = HostAddrDest("b.example", "203.0.113.10", 443);
+  d.names = {"b.example", "a.example"};
+  EXPECT_EQ(replay.Next(d), Answer{answer::Accept{}});
+  // A name the address does not have is still a mismatch, and does not consume.
+  Destination other = HostAddrDest("b.example", "203.0.113.10", 443);
+  other.names = {"b.example", "c.example"};
+  EXPECT_EQ(replay.Next(other), Answer{answer::Decline{}});
+  EXPECT_EQ(replay.matched(), 1u);
+  ASSERT_EQ(replay.unexpected().size(), 1u);
+  // Names alone, without a host shown, match too.
+  Destination names_only = AddrDest("203.0.113.10", 80);
+  names_only.names = {"a.example"};
+  EXPECT_EQ(replay.Next(names_only), Answer{answer::Decline{}});
+  EXPECT_EQ(replay.matched(), 2u);
+  EXPECT_EQ(replay.unexpected().size(), 1u);
+}
+
 TEST(ReplayTest, ErrorsNameTheLine) {
   EXPECT_EQ(LoadError(R"({"expect":{},"decision":"accept"})"
                       "\n\n"

@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "approvals/rule.h"
 #include "test_util.h"
 
@@ -15,6 +21,21 @@ using testing::UnixPathDest;
 
 bool RuleMatches(std::string_view rule, const Destination& destination) {
   return Matches(MustParse(rule), destination);
+}
+
+std::optional<std::string> NameMatched(std::string_view rule, const Destination& destination) {
+  return MatchedName(MustParse(rule), destination);
+}
+
+// An address the sandbox resolved `names` (most recent first) to; the host is the first.
+Destination NamedAddrDest(std::vector<std::string> names, std::string_view address,
+                          std::uint16_t port, Protocol protocol = Protocol::kTcp) {
+  Destination d = AddrDest(address, port, protocol);
+  if (!names.empty()) {
+    d.host = names.front();
+  }
+  d.names = std::move(names);
+  return d;
 }
 
 TEST(RuleMatchTest, ExactDomainNeedsAKnownHost) {
@@ -149,6 +170,63 @@ TEST(RuleMatchTest, UnixAbstract) {
       RuleMatches("unix-abstract:/tmp/.X11-unix/X0", UnixAbstractDest("/tmp/.X11-unix/X1")));
   EXPECT_FALSE(RuleMatches("unix-abstract:/tmp/.X11-unix/X0", UnixPathDest("/tmp/.X11-unix/X0")));
   EXPECT_TRUE(RuleMatches("unix-abstract:dbus-*", UnixAbstractDest("dbus-abc")));
+}
+
+TEST(RuleMatchTest, DomainRulesMatchAnyOfTheNames) {
+  const Destination d = NamedAddrDest({"b.example", "a.example", "x.cdn.test"}, "203.0.113.1", 443);
+  EXPECT_TRUE(RuleMatches("b.example", d));
+  EXPECT_TRUE(RuleMatches("a.example", d));
+  EXPECT_TRUE(RuleMatches("*.cdn.test", d));
+  EXPECT_TRUE(RuleMatches("a.example:443", d));
+  EXPECT_FALSE(RuleMatches("a.example:80", d));
+  EXPECT_FALSE(RuleMatches("c.example", d));
+  EXPECT_FALSE(RuleMatches("*.a.example", d));
+  // Names alone count too (a host need not be among them, nor set).
+  Destination names_only = d;
+  names_only.host.reset();
+  EXPECT_TRUE(RuleMatches("a.example", names_only));
+  Destination other_host = d;
+  other_host.host = "shown.test";
+  EXPECT_TRUE(RuleMatches("shown.test", other_host));
+  EXPECT_TRUE(RuleMatches("a.example", other_host));
+  // Names never make a unix destination match a host rule.
+  Destination unix_dest = UnixPathDest("/run/a.sock");
+  unix_dest.names = {"a.example"};
+  EXPECT_FALSE(RuleMatches("a.example", unix_dest));
+}
+
+TEST(RuleMatchTest, LocalhostMatchesAsOneOfTheNames) {
+  const Destination d = NamedAddrDest({"other.test", "LocalHost."}, "192.0.2.1", 80);
+  EXPECT_TRUE(RuleMatches("localhost", d));
+  EXPECT_EQ(NameMatched("localhost", d), "LocalHost.");
+  // By its loopback address it matches without a name.
+  EXPECT_TRUE(RuleMatches("localhost", NamedAddrDest({"other.test"}, "127.0.0.1", 80)));
+  EXPECT_EQ(NameMatched("localhost", NamedAddrDest({"other.test"}, "127.0.0.1", 80)), std::nullopt);
+}
+
+TEST(RuleMatchTest, MatchedNamePrefersTheHostThenTheMostRecentName) {
+  const Destination d =
+      NamedAddrDest({"www.a.example", "api.a.example", "b.example"}, "203.0.113.1", 443);
+  EXPECT_EQ(NameMatched("**.a.example", d), "www.a.example");
+  EXPECT_EQ(NameMatched("api.a.example", d), "api.a.example");
+  EXPECT_EQ(NameMatched("b.example:443", d), "b.example");
+  Destination shown_last = d;
+  shown_last.host = "b.example";
+  EXPECT_EQ(NameMatched("**.example", shown_last), "b.example");
+  EXPECT_EQ(NameMatched("*.a.example", shown_last), "www.a.example");
+}
+
+TEST(RuleMatchTest, MatchedNameIsAbsentWithoutANameMatch) {
+  const Destination d = NamedAddrDest({"a.example"}, "203.0.113.1", 443);
+  EXPECT_EQ(NameMatched("203.0.113.0/24", d), std::nullopt);
+  EXPECT_EQ(NameMatched("c.example", d), std::nullopt);
+  EXPECT_EQ(NameMatched("a.example:80", d), std::nullopt);
+  EXPECT_EQ(NameMatched("unix:/run/*.sock", UnixPathDest("/run/a.sock")), std::nullopt);
+  Rule udp_only = MustParse("a.example");
+  udp_only.protocol = Protocol::kUdp;
+  EXPECT_EQ(MatchedName(udp_only, d), std::nullopt);
+  EXPECT_EQ(MatchedName(udp_only, NamedAddrDest({"a.example"}, "203.0.113.1", 443, Protocol::kUdp)),
+            "a.example");
 }
 
 TEST(RuleMatchTest, ProtocolRestrictionFromSessionMemory) {
