@@ -70,7 +70,7 @@ void BM_BwrapDirect(benchmark::State& state) {
   spec.writable_roots = {TheWorkspace().root};
   spec.network = NetworkMode::kOff;
   spec.command = {"/bin/true"};
-  auto protections = sandgate::pipelines::FindProtections(spec.writable_roots);
+  auto protections = sandgate::pipelines::FindProtections(spec.writable_roots, spec.cwd);
   auto argv = sandgate::pipelines::BuildBwrapArgv(spec, protections.Value(), {"/unused", 3, 4});
   // Replace the inner stage (everything after the first "--") by the command itself.
   auto sep = std::find(argv.begin(), argv.end(), "--");

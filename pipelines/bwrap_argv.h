@@ -31,6 +31,11 @@ enum class InnerAction { kExecCommand, kProbe };
 // comes before what is inside it; at equal paths the protection comes last. Thus protections of
 // one root also cover a second root nested in it, and a root the user named inside a protected
 // path (`-w repo/.git/hooks`) stays writable, because the user asked for exactly that.
+//
+// Every writable directory between a writable root and a protection or nested root inside it is
+// also bound onto itself ("pinned"): a mount point cannot be renamed, so the command cannot move
+// a protected directory aside and put its own in its place. kUncreatable protections get no mount
+// of their own, only pins.
 [[nodiscard]] std::vector<std::string> BuildBwrapArgv(const SandboxSpec& spec,
                                                       const std::vector<Protection>& protections,
                                                       const InnerStageLaunch& inner,

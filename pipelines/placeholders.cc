@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,25 @@ bool IsPlaceholder(const struct stat& st) {
   return S_ISREG(st.st_mode) && st.st_size == 0 && (st.st_mode & 07777) == kPlaceholderMode;
 }
 
+namespace {
+
+// FindProtections asks for a placeholder in a read-only directory of the user's own because the
+// command could chmod it; sandgate does not change the user's directory modes, so say what to do.
+base::Error CreateError(const std::filesystem::path& path) {
+  base::Error error = base::ErrnoError("creating placeholder " + path.string());
+  struct stat dir {};
+  if (error.errnum == EACCES && ::stat(path.parent_path().c_str(), &dir) == 0 &&
+      dir.st_uid == ::geteuid()) {
+    error.context +=
+        " (the directory is yours but not writable; the command could make it writable and "
+        "create the path, so it must be covered: make the directory writable, or choose writable "
+        "roots that do not contain it)";
+  }
+  return error;
+}
+
+}  // namespace
+
 base::Status Placeholders::Acquire(const std::filesystem::path& path) {
   // Another sandgate may remove the file between our open and our lock; then the inode we locked
   // is no longer at `path` and we start over. A few rounds are plenty.
@@ -23,7 +43,7 @@ base::Status Placeholders::Acquire(const std::filesystem::path& path) {
     if (!fd && errno == EEXIST) {
       fd.Reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     }
-    if (!fd) return base::ErrnoError("creating placeholder " + path.string());
+    if (!fd) return CreateError(path);
     // The umask may have narrowed the mode; the mode is the placeholder's signature.
     if (::fchmod(fd.Get(), kPlaceholderMode) != 0 && errno != EPERM) {
       return base::ErrnoError("fchmod(" + path.string() + ")");

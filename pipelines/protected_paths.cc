@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <iterator>
 #include <optional>
+#include <string_view>
 #include <system_error>
 
 #include "base/unique_fd.h"
@@ -37,27 +40,43 @@ std::string Trim(std::string s) {
   return s;
 }
 
+size_t Depth(const fs::path& path) {
+  return static_cast<size_t>(std::distance(path.begin(), path.end()));
+}
+
 class Finder {
  public:
   explicit Finder(const std::vector<fs::path>& roots) : roots_(roots) {}
 
-  base::Status ProtectTopLevel(const fs::path& root) {
+  // The protected names at the top of `dir`, a writable root or the cwd; `where` says which, for
+  // the log.
+  base::Status ProtectTopLevel(const fs::path& dir, std::string_view where) {
     for (const char* name : kProtectedNames) {
-      fs::path p = root / name;
+      fs::path p = dir / name;
       struct stat st {};
       if (::lstat(p.c_str(), &st) != 0) {
         if (errno != ENOENT) return base::ErrnoError("lstat(" + p.string() + ")");
-        Add(p, ProtectionKind::kBlockMissing, "missing " + std::string(name) + " in writable root");
+        AddMissing(p, "missing " + std::string(name) + " in " + std::string(where));
         continue;
       }
-      if (S_ISLNK(st.st_mode)) return SymlinkError(p, root);
+      if (S_ISLNK(st.st_mode)) {
+        if (IsWithinAny(p, roots_)) return SymlinkError(p, RootOf(p));
+        // Only a cwd outside every writable root gets here. The command cannot change this
+        // link, but what it points to may lie inside a writable root.
+        auto real = ProtectResolved(p, std::string(name) + " in " + std::string(where));
+        if (!real.Ok()) return real.Err();
+        if (std::string_view(name) == ".git" && real.Value() && IsRegularFile(*real.Value())) {
+          if (auto status = ProtectGitPointer(p, *real.Value()); !status) return status;
+        }
+        continue;
+      }
       if (IsPlaceholder(st)) {
         Add(p, ProtectionKind::kBlockMissing, "placeholder left by an earlier sandgate");
         continue;
       }
-      Add(p, ProtectionKind::kReadOnly, std::string(name) + " in writable root");
+      Add(p, ProtectionKind::kReadOnly, std::string(name) + " in " + std::string(where));
       if (std::string_view(name) == ".git" && S_ISREG(st.st_mode)) {
-        if (auto status = ProtectGitPointer(p); !status) return status;
+        if (auto status = ProtectGitPointer(p, p); !status) return status;
       }
     }
     return base::Ok{};
@@ -68,8 +87,10 @@ class Finder {
  private:
   // A worktree or submodule has a `.git` file "gitdir: PATH"; the repository it names holds
   // the hooks and config that would run outside the sandbox, so it is protected as well.
-  base::Status ProtectGitPointer(const fs::path& pointer) {
-    auto content = ReadSmallFile(pointer);
+  // `pointer` is where git finds the file (a relative gitdir is taken from its directory, as git
+  // does), `file` its real path.
+  base::Status ProtectGitPointer(const fs::path& pointer, const fs::path& file) {
+    auto content = ReadSmallFile(file);
     if (!content) return base::Ok{};
     std::string text = Trim(*content);
     constexpr std::string_view kPrefix = "gitdir:";
@@ -111,10 +132,12 @@ class Finder {
       fs::path next = current / component;
       struct stat st {};
       if (::lstat(next.c_str(), &st) != 0) {
-        if (errno != ENOENT && errno != ENOTDIR) return base::ErrnoError("lstat(" + next.string() + ")");
-        // Outside the writable roots nothing can be created; inside, block the first missing
-        // component so the command cannot create the path.
-        if (IsWithinAny(next, roots_)) Add(next, ProtectionKind::kBlockMissing, why + " (missing)");
+        if (errno != ENOENT && errno != ENOTDIR) {
+          return base::ErrnoError("lstat(" + next.string() + ")");
+        }
+        // Block the first missing component so the command cannot create the path (AddMissing
+        // ignores it outside the writable roots, where nothing can be created).
+        AddMissing(next, why + " (missing)");
         return std::optional<fs::path>{};
       }
       if (S_ISLNK(st.st_mode)) {
@@ -133,15 +156,22 @@ class Finder {
       }
       current = next;
     }
-    if (IsWithinAny(current, roots_)) Add(current, ProtectionKind::kReadOnly, why);
+    Add(current, ProtectionKind::kReadOnly, why);
     return std::optional<fs::path>{current};
   }
 
+  static bool IsRegularFile(const fs::path& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+
+  // The innermost writable root holding `path`, for messages.
   fs::path RootOf(const fs::path& path) const {
+    fs::path best;
     for (const auto& root : roots_) {
-      if (IsWithinAny(path, {root})) return root;
+      if (IsWithinAny(path, {root}) && (best.empty() || Depth(root) > Depth(best))) best = root;
     }
-    return {};
+    return best;
   }
 
   static base::Error SymlinkError(const fs::path& link, const fs::path& root) {
@@ -151,7 +181,20 @@ class Finder {
                               root.string() + " read-only"};
   }
 
+  // A missing path needs a placeholder only where the command could create it.
+  void AddMissing(const fs::path& path, const std::string& why) {
+    if (!IsWithinAny(path, roots_)) return;
+    if (auto reason = WhyCommandCannotCreateIn(path.parent_path())) {
+      Add(path, ProtectionKind::kUncreatable,
+          why + ", and the command cannot create it: " + *reason);
+      return;
+    }
+    Add(path, ProtectionKind::kBlockMissing, why);
+  }
+
+  // Outside the writable roots everything is read-only already: nothing to mount there.
   void Add(const fs::path& path, ProtectionKind kind, std::string why) {
+    if (!IsWithinAny(path, roots_)) return;
     for (const auto& p : found_) {
       if (p.path == path) return;
     }
@@ -175,12 +218,46 @@ bool IsWithinAny(const fs::path& path, const std::vector<fs::path>& roots) {
   return false;
 }
 
-base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path>& writable_roots) {
+base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path>& writable_roots,
+                                                      const fs::path& cwd) {
+  // A relative cwd would be looked up from sandgate's own working directory.
+  if (!cwd.is_absolute()) return base::Error{EINVAL, "cwd " + cwd.string() + " is not absolute"};
   Finder finder(writable_roots);
   for (const auto& root : writable_roots) {
-    if (auto status = finder.ProtectTopLevel(root); !status) return status.Err();
+    if (auto status = finder.ProtectTopLevel(root, "writable root"); !status) return status.Err();
+  }
+  // Under a wider root (`-w ~/src -C ~/src/proj`) nothing above protects the cwd's own `.git`.
+  // When the cwd is a root it was done above; the Finder drops duplicates anyway.
+  if (std::find(writable_roots.begin(), writable_roots.end(), cwd) == writable_roots.end()) {
+    if (auto status = finder.ProtectTopLevel(cwd, "the working directory"); !status) {
+      return status.Err();
+    }
   }
   return std::move(finder).Take();
+}
+
+std::optional<std::string> WhyCommandCannotCreateIn(const fs::path& dir) {
+  // bubblewrap gives the command the real ids; reasoning with the effective ones is only sound
+  // when they agree.
+  if (::getuid() != ::geteuid() || ::getgid() != ::getegid()) return std::nullopt;
+  base::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return std::nullopt;  // e.g. not a directory: let the placeholder report it
+  struct statvfs fs_info {};
+  // Checked first: faccessat may report EACCES for a read-only mount before EROFS, and the owner
+  // rule below must not turn that into "can".
+  if (::fstatvfs(fd.Get(), &fs_info) == 0 && (fs_info.f_flag & ST_RDONLY) != 0) {
+    return dir.string() + " is on a read-only mount";
+  }
+  if (::faccessat(fd.Get(), ".", W_OK | X_OK, AT_EACCESS) == 0) return std::nullopt;
+  if (errno == EROFS) return dir.string() + " is on a read-only filesystem";
+  // EPERM (an immutable directory) and anything unexpected: assume the command might.
+  if (errno != EACCES) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.Get(), &st) != 0) return std::nullopt;
+  // The owner may chmod the directory, capabilities or not.
+  if (st.st_uid == ::geteuid()) return std::nullopt;
+  return dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
+         " and is not writable for uid " + std::to_string(::geteuid()) + " or its groups";
 }
 
 }  // namespace sandgate::pipelines

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstring>
+#include <utility>
 
 #include "pipelines/handoff.h"
 #include "supervisor/spawn.h"
@@ -49,10 +50,10 @@ SandboxChild* OwnerOf(T* handle) {
 
 base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
                                  const std::vector<std::string>& args, FinishedCallback on_finished,
-                                 ListenerCallback on_listener, ChildStdio stdio) {
+                                 ReadyCallback on_ready, ChildStdio stdio) {
   on_finished_ = std::move(on_finished);
   caller_stderr_ = stdio.err;
-  on_listener_ = std::move(on_listener);
+  on_ready_ = std::move(on_ready);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return base::ErrnoError("socketpair(handoff)");
@@ -129,14 +130,27 @@ void SandboxChild::ForwardSignal(int sig) noexcept {
     spdlog::debug("forwarding signal {} to the command", sig);
     if (PidfdSendSignal(command_pidfd_.Get(), sig) == 0 || errno == ESRCH) return;
   }
-  if (bwrap_pidfd_ && !exited_) {
-    spdlog::debug("forwarding signal {} to bwrap", sig);
-    PidfdSendSignal(bwrap_pidfd_.Get(), sig);
+  if (!bwrap_pidfd_ || exited_) return;
+  if (!outcome_.reached_inner) {
+    // bwrap killed while it sets up may leave its half-made sandbox behind: its child sets its
+    // parent-death signal only after the clone. Until the inner stage reports ready the signal
+    // waits; then it goes to the command, which is what it was meant for.
+    spdlog::debug("signal {} held until the sandbox is ready", sig);
+    pending_signal_ = sig;
+    return;
   }
+  spdlog::debug("forwarding signal {} to bwrap", sig);
+  PidfdSendSignal(bwrap_pidfd_.Get(), sig);
 }
 
 void SandboxChild::Kill() noexcept {
-  if (bwrap_pidfd_ && !exited_) PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
+  if (!bwrap_pidfd_ || exited_) return;
+  if (!outcome_.reached_inner) {
+    // As above: the sandbox ends at "ready" instead, before the command is let go.
+    kill_pending_ = true;
+    return;
+  }
+  PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
 }
 
 void SandboxChild::OnBwrapExited() noexcept {
@@ -214,20 +228,26 @@ void SandboxChild::OnReady(std::string_view listener_fd, pid_t pid) noexcept {
     }
     spdlog::warn("pidfd_open(command pid {}): {}", pid, std::strerror(err));
   }
-  if (!listener_fd.empty() && on_listener_) {
+  base::UniqueFd listener;
+  if (!listener_fd.empty()) {
     int remote = -1;
     auto [end, ec] = std::from_chars(listener_fd.data(), listener_fd.data() + listener_fd.size(), remote);
     if (ec != std::errc() || end != listener_fd.data() + listener_fd.size()) {
       return Abort("malformed ready message from the inner stage");
     }
-    base::UniqueFd listener(static_cast<int>(::syscall(SYS_pidfd_getfd, command_pidfd_.Get(), remote, 0)));
+    listener.Reset(static_cast<int>(::syscall(SYS_pidfd_getfd, command_pidfd_.Get(), remote, 0)));
     if (!listener) {
       return Abort(std::string("pidfd_getfd(seccomp listener): ") + std::strerror(errno));
     }
-    if (on_listener_) on_listener_(std::move(listener));
+  }
+  if (kill_pending_) return Abort("the sandbox was ended before the command started");
+  if (on_ready_) {
+    // No go-ahead on failure: the inner stage waits for it and dies with bwrap instead.
+    if (auto ready = on_ready_(std::move(listener)); !ready) return Abort(ready.Err().Message());
   }
   const char ack = pipelines::kHandoffAck;
   WriteAll(handoff_.Get(), &ack, 1);
+  if (pending_signal_ != 0) ForwardSignal(std::exchange(pending_signal_, 0));
 }
 
 // Setup cannot be completed safely (e.g. without the listener nothing could be mediated): the

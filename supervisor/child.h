@@ -39,8 +39,10 @@ struct ChildStdio {
 class SandboxChild {
  public:
   using FinishedCallback = std::function<void(const ChildOutcome&)>;
-  // Mode approve: the seccomp listener, copied out of the inner stage before it may exec.
-  using ListenerCallback = std::function<void(base::UniqueFd listener)>;
+  // The inner stage is ready and waits: `listener` is the seccomp listener copied out of it in
+  // mode approve (invalid otherwise). The command starts only if this returns Ok; an error ends
+  // the sandbox before the command runs and becomes the setup failure (exit 125).
+  using ReadyCallback = std::function<base::Status(base::UniqueFd listener)>;
 
   explicit SandboxChild(uv_loop_t* loop) : loop_(loop) {}
   ~SandboxChild() { Close(); }
@@ -50,14 +52,16 @@ class SandboxChild {
   // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
   // fails, the supervisor explains it in one line instead of bwrap's raw messages.
   base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
-                     FinishedCallback on_finished, ListenerCallback on_listener = {},
+                     FinishedCallback on_finished, ReadyCallback on_ready = {},
                      ChildStdio stdio = {});
   // The command's pid (valid once it reported ready), for sandbox/started.
   [[nodiscard]] pid_t CommandPid() const noexcept { return command_pid_; }
 
-  // Sends `sig` to the command once it runs, to bwrap before that.
+  // Sends `sig` to the command; before the command exists it is held until it does (a bwrap
+  // signalled while it sets up can leave a sandbox behind).
   void ForwardSignal(int sig) noexcept;
-  // Ends the whole sandbox now (SIGKILL to bwrap, whose pid namespace takes everything along).
+  // Ends the whole sandbox (SIGKILL to bwrap, whose pid namespace takes everything along); before
+  // the inner stage is ready, at "ready", so that the command never starts.
   void Kill() noexcept;
 
   void Close() noexcept;
@@ -74,7 +78,7 @@ class SandboxChild {
 
   uv_loop_t* loop_;
   FinishedCallback on_finished_;
-  ListenerCallback on_listener_;
+  ReadyCallback on_ready_;
   base::UniqueFd bwrap_pidfd_;
   base::UniqueFd command_pidfd_;
   pid_t command_pid_ = 0;
@@ -86,6 +90,9 @@ class SandboxChild {
   std::vector<UvHandle<uv_signal_t>*> signals_;
   std::string held_stderr_;  // bwrap's output before "ready"
   ChildOutcome outcome_;
+  // Asked for before the inner stage was ready (see Kill and ForwardSignal).
+  bool kill_pending_ = false;
+  int pending_signal_ = 0;
   bool exited_ = false;
   bool stderr_done_ = false;
   bool finished_ = false;

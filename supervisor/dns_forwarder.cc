@@ -209,10 +209,10 @@ base::Status DnsForwarder::OpenUpstreamUdp() {
 
 base::Status DnsForwarder::ListenUdp(const SandboxNetns& netns, const sockaddr_storage& address,
                                      socklen_t len) {
-  auto socket = netns.Socket(address.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (!socket.Ok()) return socket.Err();
-  if (::bind(socket->Get(), reinterpret_cast<const sockaddr*>(&address), len) != 0) {
-    return base::ErrnoError("bind(DNS forwarder, udp port 53 in the sandbox)");
+  auto socket = netns.BoundSocket(SOCK_DGRAM | SOCK_NONBLOCK, address, len);
+  if (!socket.Ok()) {
+    return base::Error{socket.Err().errnum, "DNS forwarder, udp port 53 in the sandbox: " +
+                                                socket.Err().context};
   }
   auto* handle = UvHandle<uv_udp_t>::Create();
   uv_udp_init(loop_, handle->Get());
@@ -248,12 +248,10 @@ base::Status DnsForwarder::ListenUdp(const SandboxNetns& netns, const sockaddr_s
 
 base::Status DnsForwarder::ListenTcp(const SandboxNetns& netns, const sockaddr_storage& address,
                                      socklen_t len) {
-  auto socket = netns.Socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  if (!socket.Ok()) return socket.Err();
-  int one = 1;
-  ::setsockopt(socket->Get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(socket->Get(), reinterpret_cast<const sockaddr*>(&address), len) != 0) {
-    return base::ErrnoError("bind(DNS forwarder, tcp port 53 in the sandbox)");
+  auto socket = netns.BoundSocket(SOCK_STREAM | SOCK_NONBLOCK, address, len);
+  if (!socket.Ok()) {
+    return base::Error{socket.Err().errnum, "DNS forwarder, tcp port 53 in the sandbox: " +
+                                                socket.Err().context};
   }
   auto* handle = UvHandle<uv_tcp_t>::Create();
   uv_tcp_init(loop_, handle->Get());

@@ -162,10 +162,12 @@ base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
   listener_ = std::make_unique<NotifyListener>(
       loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); });
   if (auto started = listener_->Start(); !started) return started;
-  if (!options_.dns_upstream) return base::Ok{};
+  // Needed for every loopback connect and abstract unix connect: opened now, while the command
+  // waits, so that a machine where it cannot be done fails before the command runs.
   auto opened = SandboxNetns::Open(sandbox_pid);
   if (!opened.Ok()) return opened.Err();
   netns_.emplace(std::move(opened.Value()));
+  if (!options_.dns_upstream) return base::Ok{};
   dns_ = std::make_unique<DnsForwarder>(
       loop_, *options_.dns_upstream, names_,
       [this](const NameQuestion& question, std::function<void(NameVerdict)> done) {
@@ -333,9 +335,9 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   request->destination.port = endpoint->second;
   request->destination.protocol =
       transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
-  request->destination.host = names_.HostFor(endpoint->first, Clock::now());
+  names_.AttributeNames(request->destination, Clock::now());
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
-      LocalListener(tgid, transport, endpoint->first, endpoint->second)) {
+      LocalListener(transport, endpoint->first, endpoint->second)) {
     // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the
     // address: the socket lives in the sandbox's empty namespace, so no address reaches out.
     return listener_->RespondContinue(n.id);
@@ -412,7 +414,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
         if (dest.Ok()) std::memcpy(&sa, dest->data(), dest->size());
         auto endpoint = dest.Ok() ? InetEndpoint(sa, m.msg_hdr.msg_namelen) : std::nullopt;
         inside = endpoint && SandboxLocal(endpoint->first) &&
-                 LocalListener(tgid, Transport::kUdp, endpoint->first, endpoint->second);
+                 LocalListener(Transport::kUdp, endpoint->first, endpoint->second);
       }
     }
     if (inside) {
@@ -481,11 +483,11 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   request->destination.address = endpoint->first;
   request->destination.port = endpoint->second;
   request->destination.protocol = stream ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
-  request->destination.host = names_.HostFor(endpoint->first, Clock::now());
+  names_.AttributeNames(request->destination, Clock::now());
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
   const auto transport = stream ? Transport::kTcp : Transport::kUdp;
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
-      LocalListener(tgid, transport, endpoint->first, endpoint->second)) {
+      LocalListener(transport, endpoint->first, endpoint->second)) {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace
   }
   if (stream) {
@@ -501,6 +503,8 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
 
 void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
   auto decision = engine_.Decide(request->destination);
+  // Shown, audited and tunnelled by the name the deciding rule is about, not the last resolved.
+  if (decision.matched_host) request->destination.host = decision.matched_host;
   const auto source = decision.source == approvals::RuleOrigin::kSession ? DecisionSource::kSession
                                                                          : DecisionSource::kPolicy;
   switch (decision.verdict) {
@@ -769,11 +773,7 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
     if (decision.verdict == approvals::Verdict::kAllow || decision.verdict == approvals::Verdict::kDeny) {
       return Mediate(std::move(request));
     }
-    if (!netns_) {
-      auto opened = SandboxNetns::Open(request->pid);
-      if (!opened.Ok()) return listener_->RespondError(id, EPERM);
-      netns_.emplace(std::move(opened.Value()));
-    }
+    if (!netns_) return listener_->RespondError(id, EPERM);
     auto inside = netns_->Socket(AF_UNIX, request->shape.type | SOCK_NONBLOCK, 0);
     if (!inside.Ok()) return listener_->RespondError(id, inside.Err().errnum);
     if (::connect(inside->Get(), reinterpret_cast<sockaddr*>(&request->address),
@@ -922,18 +922,10 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
   RespondSent(*request, sent);
 }
 
-bool Mediator::LocalListener(pid_t pid, Transport transport, const approvals::Address& address,
+bool Mediator::LocalListener(Transport transport, const approvals::Address& address,
                              std::uint16_t port) noexcept {
-  if (!netns_) {
-    // Every process of the sandbox shares one network namespace: the first one asking opens it.
-    auto opened = SandboxNetns::Open(pid);
-    if (!opened.Ok()) {
-      spdlog::warn("cannot look at the sandbox's sockets: {}", opened.Err().Message());
-      return false;  // then loopback connects are mediated like any other
-    }
-    netns_.emplace(std::move(opened.Value()));
-  }
-  return netns_->HasLocalListener(transport, address, port);
+  // Without it (Attach failed) loopback connects are mediated like any other.
+  return netns_ && netns_->HasLocalListener(transport, address, port);
 }
 
 bool Mediator::SandboxLocal(const approvals::Address& address) const noexcept {

@@ -117,7 +117,7 @@ class Mediator {
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
   bool IsHostSocket(int fd) const noexcept;
-  bool LocalListener(pid_t pid, Transport transport, const approvals::Address& address,
+  bool LocalListener(Transport transport, const approvals::Address& address,
                      std::uint16_t port) noexcept;
   // Would this address stay inside the sandbox (its loopback, or an address sandgate made
   // local there for the DNS forwarder)?

@@ -51,8 +51,10 @@ int Fail(const std::string& reason) {
   return kExitSandgateFailed;
 }
 
-// What mode approve needs around a bwrap run; outlives the run (session memory, replay script).
-// `approver` is null for the JSON-RPC and tty modes, whose approver lives on the run's loop.
+// What a bwrap run needs around it for mediation and the controller; outlives the run (session
+// memory, replay script). `approver` is null for the JSON-RPC and tty modes, whose approver
+// lives on the run's loop. A controller (stdio, fd:N) gets its protocol in every network mode;
+// only mode approve has a mediator.
 struct Mediation {
   approvals::Engine* engine = nullptr;
   Approver* approver = nullptr;
@@ -61,6 +63,15 @@ struct Mediation {
   ApprovalsMode mode = ApprovalsMode::kAutoDeny;
   int approvals_fd = -1;
   std::string network;
+  bool mediate = false;  // mode approve
+};
+
+// How one run went, from the supervisor's side.
+struct RunOutcome {
+  ChildOutcome child;
+  // The controller closed its end, and the sandbox was ended for it: whatever then failed is
+  // not a setup failure (and no reason to try again without /proc).
+  bool controller_gone = false;
 };
 
 // A pipe whose ends are both CLOEXEC; the spawn dups the child's end into place.
@@ -75,11 +86,12 @@ base::Result<Pipe> MakePipe() {
 }
 
 // One bwrap run on a private loop. The loop must end with every handle closed.
-base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
-                                   Mediation* mediation) {
+base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
+                                 Mediation* mediation) {
   uv_loop_t loop;
   if (int rc = uv_loop_init(&loop); rc != 0) return base::Error{-rc, "uv_loop_init"};
   std::optional<ChildOutcome> outcome;
+  bool controller_gone = false;
   base::Status started = base::Ok{};
   {
     SandboxChild child(&loop);
@@ -108,12 +120,14 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
     };
 
     Approver* approver = mediation != nullptr ? mediation->approver : nullptr;
-    if (mediation != nullptr && approver == nullptr && mediation->mode == ApprovalsMode::kTty) {
+    if (mediation != nullptr && mediation->mediate && approver == nullptr &&
+        mediation->mode == ApprovalsMode::kTty) {
       tty = std::make_unique<TtyApprover>(&loop);
       if (auto s = tty->Start(); !s) return s.Err();
       approver = tty.get();
     }
-    if (mediation != nullptr && approver == nullptr) {
+    if (mediation != nullptr && (mediation->mode == ApprovalsMode::kStdio ||
+                                 mediation->mode == ApprovalsMode::kFd)) {
       const bool stdio_mode = mediation->mode == ApprovalsMode::kStdio;
       const int in_fd = stdio_mode ? STDIN_FILENO : mediation->approvals_fd;
       const int out_fd = stdio_mode ? STDOUT_FILENO : mediation->approvals_fd;
@@ -132,8 +146,9 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
           if (close) command_stdin.Reset();
         };
       }
-      callbacks.hangup = [&mediator, &child] {
+      callbacks.hangup = [&mediator, &child, &controller_gone] {
         // The controller is gone: nothing can be approved any more.
+        controller_gone = true;
         if (mediator) mediator->CancelAll();
         child.Kill();
       };
@@ -162,23 +177,24 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
         if (auto s = pump->Start(); !s) return s.Err();
       }
     }
-    if (mediation != nullptr) {
+    if (mediation != nullptr && mediation->mediate) {
       mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
                                             mediation->options, [&child] { child.Kill(); });
     }
-    SandboxChild::ListenerCallback on_listener;
-    if (mediator) {
-      on_listener = [&](base::UniqueFd listener) {
-        if (auto attached = mediator->Attach(std::move(listener), child.CommandPid()); !attached) {
-          // Without a listener nothing could be answered: the sandbox must not run.
-          spdlog::error("cannot mediate: {}", attached.Err().Message());
-          child.Kill();
-          return;
+    SandboxChild::ReadyCallback on_ready;
+    if (mediator || rpc) {
+      on_ready = [&](base::UniqueFd listener) -> base::Status {
+        if (mediator) {
+          // Without mediation nothing could be answered: the command must not start.
+          if (auto attached = mediator->Attach(std::move(listener), child.CommandPid()); !attached) {
+            return base::Error{attached.Err().errnum, "cannot mediate: " + attached.Err().context};
+          }
         }
         if (rpc) {
           rpc->Notify("sandbox/started",
                       approvals::SandboxStartedParams({child.CommandPid(), "bwrap", mediation->network}));
         }
+        return base::Ok{};
       };
     }
     started = child.Start(
@@ -188,7 +204,7 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
           if (mediator) mediator->Close();
           finish_protocol();
         },
-        on_listener, stdio);
+        on_ready, stdio);
     // The child has its copies; ours must go, or the pump would never see EOF.
     in_pipe.reset();
     if (out_pipe) out_pipe->write.Reset();
@@ -204,7 +220,7 @@ base::Result<ChildOutcome> RunOnce(const fs::path& bwrap, const std::vector<std:
   if (int rc = uv_loop_close(&loop); rc != 0) spdlog::error("uv_loop_close: {}", uv_strerror(rc));
   if (!started.Ok()) return started.Err();
   if (!outcome) return base::Error{0, "bwrap finished without an outcome"};
-  return *outcome;
+  return RunOutcome{*outcome, controller_gone};
 }
 
 std::string ExplainSetupFailure(const fs::path& bwrap, const ChildOutcome& outcome) {
@@ -226,7 +242,8 @@ int RunSandbox(const RunConfig& config) {
   ReplayApprover* replay = nullptr;
   std::optional<AuditLog> audit;
   Mediation mediation;
-  if (spec.network == pipelines::NetworkMode::kApprove) {
+  const bool mediate = spec.network == pipelines::NetworkMode::kApprove;
+  if (mediate) {
     switch (config.approvals) {
       case ApprovalsMode::kAutoDeny:
         approver = std::make_unique<AutoDenyApprover>();
@@ -266,22 +283,22 @@ int RunSandbox(const RunConfig& config) {
     }
     options.dns_upstream =
         config.dns_upstream.value_or(approvals::DnsServer{options.dns_listen.front(), 53});
-    mediation = Mediation{&engine,
-                          approver.get(),
-                          audit ? &*audit : nullptr,
-                          std::move(options),
-                          config.approvals,
-                          config.approvals_fd,
-                          pipelines::ToString(spec.network)};
+    mediation.approver = approver.get();
+    mediation.audit = audit ? &*audit : nullptr;
+    mediation.options = std::move(options);
   }
-  Mediation* mediated = spec.network == pipelines::NetworkMode::kApprove ? &mediation : nullptr;
+  mediation.engine = &engine;
+  mediation.mode = config.approvals;
+  mediation.approvals_fd = config.approvals_fd;
+  mediation.network = pipelines::ToString(spec.network);
+  mediation.mediate = mediate;
 
   auto bwrap = bubblewrap::LocateBwrap(config.bwrap_path, std::getenv("SANDGATE_BWRAP"),
                                        std::getenv("PATH"));
   if (!bwrap.Ok()) return Fail(bwrap.Err().Message());
   if (auto userns = bubblewrap::CheckUserNamespaces(); !userns) return Fail(userns.Err().Message());
 
-  auto protections = pipelines::FindProtections(spec.writable_roots);
+  auto protections = pipelines::FindProtections(spec.writable_roots, spec.cwd);
   if (!protections.Ok()) return Fail(protections.Err().Message());
   pipelines::Placeholders placeholders;
   for (const auto& p : protections.Value()) {
@@ -297,10 +314,11 @@ int RunSandbox(const RunConfig& config) {
                                           pipelines::kBwrapStderrFd};
 
   auto outcome =
-      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), mediated);
+      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), &mediation);
   if (!outcome.Ok()) return Fail(outcome.Err().Message());
 
-  if (!outcome->reached_inner && !outcome->inner_failure && spec.proc == pipelines::ProcMount::kFresh) {
+  if (!outcome->controller_gone && !outcome->child.reached_inner && !outcome->child.inner_failure &&
+      spec.proc == pipelines::ProcMount::kFresh) {
     // Restrictive containers forbid a fresh /proc. Whether that is what failed is settled by a
     // probe without it rather than by matching bwrap's wording.
     spec.proc = pipelines::ProcMount::kNone;
@@ -308,19 +326,22 @@ int RunSandbox(const RunConfig& config) {
                          pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
                                                    pipelines::InnerAction::kProbe),
                          nullptr);
-    if (probe.Ok() && probe->reached_inner && probe->exit_code == 0) {
+    if (probe.Ok() && probe->child.reached_inner && probe->child.exit_code == 0) {
       std::fprintf(stderr,
                    "sandgate: mounting a fresh /proc failed; running without it (as with "
                    "--no-proc)\n");
       outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner),
-                        mediated);
+                        &mediation);
       if (!outcome.Ok()) return Fail(outcome.Err().Message());
     }
   }
-  if (!outcome->reached_inner || outcome->inner_failure) {
-    return Fail(ExplainSetupFailure(bwrap.Value(), outcome.Value()));
+  const ChildOutcome& child = outcome->child;
+  // A controller that hung up ended the sandbox, before or after the command started: the same
+  // either way (SIGKILL, so 137), never a setup failure.
+  if (!outcome->controller_gone && (!child.reached_inner || child.inner_failure)) {
+    return Fail(ExplainSetupFailure(bwrap.Value(), child));
   }
-  const int status = ExitCodeFromWaitStatus(outcome->exit_code, outcome->term_signal);
+  const int status = ExitCodeFromWaitStatus(child.exit_code, child.term_signal);
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) == 0) spdlog::debug("supervisor peak RSS: {} KiB", usage.ru_maxrss);
   if (replay != nullptr) {

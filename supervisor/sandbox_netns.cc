@@ -3,14 +3,13 @@
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <sched.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -94,83 +93,37 @@ bool ExactLookup(int diag, std::uint32_t seq, Transport transport,
   }
 }
 
-// Runs `make` with the calling thread inside the network namespace `netns` and switches back.
-// Whatever `make` creates stays in that namespace (sockets remember where they were made).
-template <typename Make>
-auto InsideNetns(int netns, Make make) -> base::Result<base::UniqueFd> {
-  base::UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!home) return base::ErrnoError("open(/proc/thread-self/ns/net)");
-  if (::setns(netns, CLONE_NEWNET) != 0) return base::ErrnoError("setns(sandbox netns)");
-  base::UniqueFd made = make();
-  const int make_errno = errno;
-  if (::setns(home.Get(), CLONE_NEWNET) != 0) {
-    // Staying in the sandbox's namespace would send every host connect into it. Never carry on.
-    spdlog::critical("setns back to the host network namespace failed: {}", std::strerror(errno));
-    std::abort();
-  }
-  if (!made) return base::Error{make_errno, "socket in the sandbox's network namespace"};
-  return made;
-}
-
-// One rtnetlink request that expects an acknowledgement; 0 or the kernel's errno.
-int NetlinkRequest(int fd, const void* message, std::size_t size) {
-  if (::send(fd, message, size, 0) < 0) return errno;
-  alignas(nlmsghdr) char reply[1024];
-  ssize_t n = ::recv(fd, reply, sizeof reply, 0);
-  if (n < 0) return errno;
-  const auto* header = reinterpret_cast<const nlmsghdr*>(reply);
-  if (static_cast<std::size_t>(n) < sizeof(nlmsghdr) + sizeof(nlmsgerr) ||
-      header->nlmsg_type != NLMSG_ERROR) {
-    return EPROTO;
-  }
-  const auto* error = reinterpret_cast<const nlmsgerr*>(reply + NLMSG_HDRLEN);
-  return -error->error;
-}
-
 }  // namespace
 
 base::Result<SandboxNetns> SandboxNetns::Open(pid_t pid) {
-  base::UniqueFd target(
-      ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!target) return base::ErrnoError("open(/proc/" + std::to_string(pid) + "/ns/net)");
-  auto diag = InsideNetns(target.Get(), [] {
-    return base::UniqueFd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  });
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  base::UniqueFd netns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns) return base::ErrnoError("open(" + path + ")");
+  auto helper = NetnsHelper::Start(netns);
+  if (!helper.Ok()) return helper.Err();
+  auto diag = helper->Socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
   if (!diag.Ok()) return diag.Err();
-  return SandboxNetns(std::move(target), std::move(diag.Value()));
+  return SandboxNetns(std::move(helper.Value()), std::move(diag.Value()));
 }
 
 base::Result<base::UniqueFd> SandboxNetns::Socket(int domain, int type, int protocol) const {
-  return InsideNetns(netns_.Get(), [&] {
-    return base::UniqueFd(::socket(domain, type | SOCK_CLOEXEC, protocol));
-  });
+  return helper_.Socket(domain, type, protocol);
+}
+
+base::Result<base::UniqueFd> SandboxNetns::BoundSocket(int type, const sockaddr_storage& address,
+                                                       socklen_t length) const {
+  return helper_.Socket(address.ss_family, type, 0, &address, length);
 }
 
 base::Status SandboxNetns::AddLocalAddress(const approvals::Address& address) const {
   if (address.IsLoopback()) return base::Ok{};
-  auto route = Socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
-  if (!route.Ok()) return route.Err();
-  const bool v4 = address.family() == approvals::AddressFamily::kInet;
-  struct {
-    nlmsghdr header;
-    ifaddrmsg ifa;
-    rtattr local_attr;
-    std::uint8_t local[16];
-  } request{};
-  const auto bytes = address.bytes();
-  request.header.nlmsg_len =
-      static_cast<std::uint32_t>(NLMSG_LENGTH(sizeof(ifaddrmsg)) + RTA_LENGTH(bytes.size()));
-  request.header.nlmsg_type = RTM_NEWADDR;
-  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-  request.ifa.ifa_family = v4 ? AF_INET : AF_INET6;
-  request.ifa.ifa_prefixlen = v4 ? 32 : 128;
-  request.ifa.ifa_scope = RT_SCOPE_HOST;
-  request.ifa.ifa_index = kLoopbackIndex;
-  request.local_attr.rta_len = static_cast<unsigned short>(RTA_LENGTH(bytes.size()));
-  request.local_attr.rta_type = IFA_LOCAL;
-  std::memcpy(request.local, bytes.data(), bytes.size());
-  if (int error = NetlinkRequest(route->Get(), &request, request.header.nlmsg_len); error != 0) {
-    return base::Error{error, "RTM_NEWADDR " + address.ToString() + " on the sandbox's loopback"};
+  std::array<std::uint8_t, 16> bytes{};
+  const auto view = address.bytes();
+  std::copy(view.begin(), view.end(), bytes.begin());
+  const int family = address.family() == approvals::AddressFamily::kInet ? AF_INET : AF_INET6;
+  if (auto added = helper_.AddLoopbackAddress(family, bytes); !added) {
+    return base::Error{added.Err().errnum,
+                       "RTM_NEWADDR " + address.ToString() + " on the sandbox's loopback"};
   }
   return base::Ok{};
 }

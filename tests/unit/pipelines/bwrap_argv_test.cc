@@ -84,6 +84,79 @@ TEST(BwrapArgvTest, NestedRootsAndProtectionsAreOrderedParentFirst) {
                                         "--ro-bind /w/sub/.git"}));
 }
 
+// The writable binds and read-only covers among the mounts, in argv order.
+std::vector<std::string> Mounts(const std::vector<std::string>& argv) {
+  std::vector<std::string> mounts;
+  for (size_t i = 0; i + 2 < argv.size(); ++i) {
+    if ((argv[i] == "--bind" || argv[i] == "--ro-bind") && argv[i + 2] != "/") {
+      mounts.push_back(argv[i] + " " + argv[i + 1] + " " + argv[i + 2]);
+      i += 2;
+    }
+  }
+  return mounts;
+}
+
+TEST(BwrapArgvTest, CwdProtectionsComeAfterTheWiderRootAndTheCwdIsPinned) {
+  // -w /home/u/src -C /home/u/src/proj
+  SandboxSpec spec = Spec();
+  spec.cwd = "/home/u/src/proj";
+  spec.writable_roots = {"/home/u/src"};
+  std::vector<Protection> protections = {
+      {"/home/u/src/.git", ProtectionKind::kBlockMissing, ""},
+      {"/home/u/src/proj/.git", ProtectionKind::kReadOnly, ""},
+      {"/home/u/src/proj/.codex", ProtectionKind::kBlockMissing, ""},
+      {"/home/u/src/main/.git/worktrees/proj", ProtectionKind::kReadOnly, ""},
+  };
+  EXPECT_THAT(
+      Mounts(BuildBwrapArgv(spec, protections, kInner)),
+      ElementsAreArray({"--bind /home/u/src /home/u/src", "--ro-bind /dev/null /home/u/src/.git",
+                        // Directories on the way to a protection cannot be renamed away.
+                        "--bind /home/u/src/main /home/u/src/main",
+                        "--bind /home/u/src/main/.git /home/u/src/main/.git",
+                        "--bind /home/u/src/main/.git/worktrees "
+                        "/home/u/src/main/.git/worktrees",
+                        "--ro-bind /home/u/src/main/.git/worktrees/proj "
+                        "/home/u/src/main/.git/worktrees/proj",
+                        "--bind /home/u/src/proj /home/u/src/proj",
+                        "--ro-bind /dev/null /home/u/src/proj/.codex",
+                        "--ro-bind /home/u/src/proj/.git /home/u/src/proj/.git"}));
+}
+
+TEST(BwrapArgvTest, UncreatablePathGetsNoMountButItsDirectoryIsPinned) {
+  SandboxSpec spec = Spec();
+  spec.writable_roots = {"/w"};
+  std::vector<Protection> protections = {
+      {"/w/.git", ProtectionKind::kUncreatable, ""},
+      {"/w/foreign/.git", ProtectionKind::kUncreatable, ""},
+  };
+  EXPECT_THAT(Mounts(BuildBwrapArgv(spec, protections, kInner)),
+              ElementsAreArray({"--bind /w /w", "--bind /w/foreign /w/foreign"}));
+}
+
+TEST(BwrapArgvTest, DirectoriesBetweenNestedRootsArePinned) {
+  SandboxSpec spec = Spec();
+  spec.writable_roots = {"/w/a/b/sub", "/w", "/tmp"};
+  EXPECT_THAT(Mounts(BuildBwrapArgv(spec, {}, kInner)),
+              ElementsAreArray({"--bind /tmp /tmp", "--bind /w /w", "--bind /w/a /w/a",
+                                "--bind /w/a/b /w/a/b", "--bind /w/a/b/sub /w/a/b/sub"}));
+}
+
+TEST(BwrapArgvTest, NothingInsideAReadOnlyProtectionIsPinned) {
+  // A worktree's gitdir inside the outer repository's .git: /w/.git is read-only, so nothing in
+  // it can be renamed, and a writable bind there would undo the protection.
+  SandboxSpec spec = Spec();
+  spec.writable_roots = {"/w"};
+  std::vector<Protection> protections = {
+      {"/w/.git", ProtectionKind::kReadOnly, ""},
+      {"/w/.git/worktrees/sub", ProtectionKind::kReadOnly, ""},
+      {"/w/.git/modules/m/.git", ProtectionKind::kBlockMissing, ""},
+  };
+  EXPECT_THAT(Mounts(BuildBwrapArgv(spec, protections, kInner)),
+              ElementsAreArray({"--bind /w /w", "--ro-bind /w/.git /w/.git",
+                                "--ro-bind /dev/null /w/.git/modules/m/.git",
+                                "--ro-bind /w/.git/worktrees/sub /w/.git/worktrees/sub"}));
+}
+
 TEST(BwrapArgvTest, ProtectionAtTheSamePathAsARootComesAfterIt) {
   SandboxSpec spec = Spec();
   spec.writable_roots = {"/w/.git"};

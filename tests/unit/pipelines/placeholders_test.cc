@@ -1,9 +1,11 @@
 #include "pipelines/placeholders.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include "tests/helpers/temp_dir.h"
+#include "tests/unit/pipelines/as_nobody.h"
 
 namespace sandgate::pipelines {
 namespace {
@@ -60,6 +62,40 @@ TEST(PlaceholdersTest, KeepsAFileThatWasReplacedWhileHeld) {
   testing::WriteFile(root / ".agents", "");  // a different inode, the user's
   held.RemoveUnused();
   EXPECT_TRUE(fs::exists(root / ".agents"));
+}
+
+// The ordinary user's view of the directories FindProtections tells apart: a placeholder can be
+// made (and removed) in a sticky world-writable directory; in a read-only directory of one's own
+// it cannot, and the error says why the path still needs one.
+TEST(PlaceholdersTest, AsAnOrdinaryUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  TempDir base;
+  fs::permissions(base.Path(), fs::perms::owner_all | fs::perms::others_exec);
+  fs::create_directory(base / "shared");
+  test_support::SetOwnerAndMode(base / "shared", 0, 01777);
+  fs::create_directory(base / "mine");
+  test_support::SetOwnerAndMode(base / "mine", test_support::kNobody, 0555);
+  auto out = test_support::RunAsNobody([&]() -> std::string {
+    std::string s;
+    {
+      Placeholders held;
+      auto shared = held.Acquire(base / "shared/.git");
+      s += shared.Ok() ? "shared ok\n" : "shared " + shared.Err().Message() + "\n";
+      struct stat st {};
+      bool placeholder = ::lstat((base / "shared/.git").c_str(), &st) == 0 && IsPlaceholder(st);
+      s += placeholder ? "placeholder\n" : "none\n";
+      auto mine = held.Acquire(base / "mine/.git");
+      s += mine.Ok() ? "mine ok\n" : "mine " + mine.Err().Message() + "\n";
+    }
+    s += fs::exists(fs::symlink_status(base / "shared/.git")) ? "left\n" : "removed\n";
+    return s;
+  });
+  ASSERT_TRUE(out);
+  EXPECT_THAT(*out, ::testing::StartsWith("shared ok\nplaceholder\nmine creating placeholder " +
+                                          (base / "mine/.git").string() +
+                                          " (the directory is yours but not writable;"));
+  EXPECT_THAT(*out, ::testing::EndsWith("Permission denied\nremoved\n"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(base / "mine/.git")));
 }
 
 }  // namespace

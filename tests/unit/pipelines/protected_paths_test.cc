@@ -2,17 +2,27 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <sstream>
+
 #include "tests/helpers/temp_dir.h"
+#include "tests/unit/pipelines/as_nobody.h"
 
 namespace sandgate::pipelines {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::kNobody;
+using test_support::RunAsNobody;
+using test_support::SetOwnerAndMode;
+using ::testing::Contains;
 using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
+using ::testing::IsSupersetOf;
 using testing::TempDir;
+using ::testing::UnorderedElementsAre;
 using testing::WriteFile;
 
 struct PathKind {
@@ -21,8 +31,9 @@ struct PathKind {
   bool operator==(const PathKind&) const = default;
 };
 
-std::vector<PathKind> Find(const std::vector<fs::path>& roots) {
-  auto result = FindProtections(roots);
+// With the cwd at the first root, as with the default roots.
+std::vector<PathKind> Find(const std::vector<fs::path>& roots, const fs::path& cwd = {}) {
+  auto result = FindProtections(roots, cwd.empty() ? roots.front() : cwd);
   EXPECT_TRUE(result.Ok()) << (result.Ok() ? "" : result.Err().Message());
   std::vector<PathKind> out;
   if (result.Ok()) {
@@ -31,8 +42,59 @@ std::vector<PathKind> Find(const std::vector<fs::path>& roots) {
   return out;
 }
 
+// FindProtections as uid 65534, in a child: one "KIND PATH\tWHY" line per protection.
+std::optional<std::string> FindAsNobody(const std::vector<fs::path>& roots, const fs::path& cwd) {
+  return RunAsNobody([&] {
+    auto result = FindProtections(roots, cwd);
+    if (!result.Ok()) return "error " + result.Err().Message();
+    std::string out;
+    for (const auto& p : result.Value()) {
+      out += std::to_string(static_cast<int>(p.kind)) + " " + p.path.string() + "\t" + p.why + "\n";
+    }
+    return out;
+  });
+}
+
+std::vector<PathKind> ParseFound(const std::string& text) {
+  std::vector<PathKind> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    int kind = -1;
+    size_t space = line.find(' ');
+    if (space != std::string::npos) kind = std::atoi(line.substr(0, space).c_str());
+    if (kind < 0 || line.rfind("error", 0) == 0 || line.rfind("child:", 0) == 0) {
+      ADD_FAILURE() << line;
+      continue;
+    }
+    out.push_back(
+        {line.substr(space + 1, line.find('\t') - space - 1), static_cast<ProtectionKind>(kind)});
+  }
+  return out;
+}
+
+// A base directory that uid 65534 can traverse (mkdtemp makes it 0700).
+class AsNobodyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to make directories of other users";
+    fs::permissions(base_.Path(), fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+    // nobody's own writable root, the `-w` of these tests.
+    fs::create_directory(base_ / "home");
+    SetOwnerAndMode(base_ / "home", kNobody, 0755);
+  }
+  fs::path Dir(const std::string& rel, uid_t owner, mode_t mode) {
+    fs::create_directories(base_ / rel);
+    SetOwnerAndMode(base_ / rel, owner, mode);
+    return base_ / rel;
+  }
+  TempDir base_;
+};
+
 constexpr auto kRO = ProtectionKind::kReadOnly;
 constexpr auto kMissing = ProtectionKind::kBlockMissing;
+constexpr auto kUncreatable = ProtectionKind::kUncreatable;
 
 TEST(ProtectedPathsTest, EmptyRootBlocksEveryMissingName) {
   TempDir root;
@@ -85,7 +147,7 @@ TEST(ProtectedPathsTest, SymlinkAtProtectedNameIsRefused) {
   TempDir root;
   fs::create_directories(root / "real");
   fs::create_directory_symlink("real", root / ".git");
-  auto result = FindProtections({root.Path()});
+  auto result = FindProtections({root.Path()}, root.Path());
   ASSERT_FALSE(result.Ok());
   EXPECT_THAT(result.Err().Message(), HasSubstr("is a symlink inside writable root"));
 }
@@ -93,7 +155,7 @@ TEST(ProtectedPathsTest, SymlinkAtProtectedNameIsRefused) {
 TEST(ProtectedPathsTest, DanglingSymlinkAtProtectedNameIsRefused) {
   TempDir root;
   fs::create_symlink("/nonexistent/target", root / ".codex");
-  EXPECT_FALSE(FindProtections({root.Path()}).Ok());
+  EXPECT_FALSE(FindProtections({root.Path()}, root.Path()).Ok());
 }
 
 TEST(ProtectedPathsTest, SymlinkOnTheGitdirPathInsideAWritableRootIsRefused) {
@@ -102,7 +164,7 @@ TEST(ProtectedPathsTest, SymlinkOnTheGitdirPathInsideAWritableRootIsRefused) {
   fs::create_directory_symlink("main", base / "link");
   fs::create_directories(base / "wt");
   WriteFile(base / "wt/.git", "gitdir: " + (base / "link/.git/worktrees/wt").string());
-  auto result = FindProtections({base / "wt", base.Path()});
+  auto result = FindProtections({base / "wt", base.Path()}, base / "wt");
   ASSERT_FALSE(result.Ok());
   EXPECT_THAT(result.Err().Message(), HasSubstr((base / "link").string()));
 }
@@ -130,6 +192,205 @@ TEST(ProtectedPathsTest, UserEmptyFileIsNotAPlaceholder) {
   WriteFile(root / ".codex", "");  // mode 0644 from the umask: the user's, not ours
   fs::permissions(root / ".codex", fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_THAT(Find({root.Path()}), ::testing::Contains(PathKind{root / ".codex", kRO}));
+}
+
+TEST(ProtectedPathsTest, CwdUnderAWiderRootGetsItsOwnNamesProtected) {
+  TempDir base;
+  fs::create_directories(base / "proj/.git/hooks");
+  fs::create_directories(base / "proj/.agents");
+  EXPECT_THAT(Find({base.Path()}, base / "proj"),
+              UnorderedElementsAre(
+                  PathKind{base / ".git", kMissing}, PathKind{base / ".codex", kMissing},
+                  PathKind{base / ".agents", kMissing}, PathKind{base / "proj/.git", kRO},
+                  PathKind{base / "proj/.codex", kMissing}, PathKind{base / "proj/.agents", kRO}));
+}
+
+TEST(ProtectedPathsTest, CwdGitPointerUnderAWiderRootProtectsGitdirAndCommondir) {
+  TempDir base;
+  fs::create_directories(base / "main/.git/worktrees/wt");
+  WriteFile(base / "main/.git/worktrees/wt/commondir", "../..\n");
+  WriteFile(base / "wt/.git", "gitdir: ../main/.git/worktrees/wt\n");
+  // Only the cwd leads there: neither wt nor main is a root of its own.
+  EXPECT_THAT(
+      Find({base.Path()}, base / "wt"),
+      IsSupersetOf({PathKind{base / "wt/.git", kRO}, PathKind{base / "main/.git/worktrees/wt", kRO},
+                    PathKind{base / "main/.git", kRO}}));
+}
+
+TEST(ProtectedPathsTest, CwdMissingGitdirUnderAWiderRootIsBlocked) {
+  TempDir base;
+  fs::create_directories(base / "main/.git");
+  WriteFile(base / "wt/.git", "gitdir: ../main/.git/worktrees/wt\n");
+  EXPECT_THAT(Find({base.Path()}, base / "wt"),
+              Contains(PathKind{base / "main/.git/worktrees", kMissing}));
+}
+
+TEST(ProtectedPathsTest, CwdThatIsARootHasNoDuplicates) {
+  TempDir a, b;
+  fs::create_directories(a / ".git");
+  auto found = Find({a.Path(), b.Path()}, a.Path());
+  EXPECT_THAT(found, UnorderedElementsAre(
+                         PathKind{a / ".git", kRO}, PathKind{a / ".codex", kMissing},
+                         PathKind{a / ".agents", kMissing}, PathKind{b / ".git", kMissing},
+                         PathKind{b / ".codex", kMissing}, PathKind{b / ".agents", kMissing}));
+}
+
+TEST(ProtectedPathsTest, CwdOutsideEveryRootNeedsNothingOfItsOwn) {
+  TempDir root, cwd;
+  fs::create_directories(cwd / ".git");
+  fs::create_directories(cwd / ".codex");
+  for (const auto& p : Find({root.Path()}, cwd.Path())) {
+    EXPECT_FALSE(IsWithinAny(p.path, {cwd.Path()})) << p.path;
+  }
+  // Read-only mode: no roots, nothing to protect, and no placeholder anywhere.
+  EXPECT_TRUE(Find({}, cwd.Path()).empty());
+}
+
+TEST(ProtectedPathsTest, CwdOutsideEveryRootStillProtectsItsGitdirInsideARoot) {
+  TempDir root, cwd;
+  fs::create_directories(root / "gitdirs/wt");
+  WriteFile(cwd / ".git", "gitdir: " + (root / "gitdirs/wt").string() + "\n");
+  EXPECT_THAT(Find({root.Path()}, cwd.Path()),
+              UnorderedElementsAre(
+                  PathKind{root / ".git", kMissing}, PathKind{root / ".codex", kMissing},
+                  PathKind{root / ".agents", kMissing}, PathKind{root / "gitdirs/wt", kRO}));
+}
+
+TEST(ProtectedPathsTest, CwdOutsideEveryRootFollowsItsGitSymlink) {
+  TempDir root, cwd;
+  fs::create_directories(root / "repo.git");
+  // The command cannot change this link (the cwd is read-only), but it can write its target.
+  fs::create_directory_symlink(root / "repo.git", cwd / ".git");
+  EXPECT_THAT(Find({root.Path()}, cwd.Path()), Contains(PathKind{root / "repo.git", kRO}));
+}
+
+TEST(ProtectedPathsTest, SymlinkAtACwdNameUnderAWiderRootIsRefused) {
+  TempDir base;
+  fs::create_directories(base / "proj/real");
+  fs::create_directory_symlink("real", base / "proj/.codex");
+  auto result = FindProtections({base.Path()}, base / "proj");
+  ASSERT_FALSE(result.Ok());
+  EXPECT_THAT(result.Err().Message(),
+              HasSubstr((base / "proj/.codex").string() + " is a symlink inside writable root " +
+                        base.Path().string()));
+}
+
+TEST(ProtectedPathsTest, RelativeCwdIsRefused) {
+  TempDir root;
+  EXPECT_FALSE(FindProtections({root.Path()}, "proj").Ok());
+}
+
+TEST_F(AsNobodyTest, ForeignCwdNeedsNoPlaceholders) {
+  // `cd /usr/share/doc` in miniature: the cwd is root's, mode 0755, inside nobody's root.
+  fs::path cwd = Dir("home/foreign", 0, 0755);
+  auto out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out), UnorderedElementsAre(PathKind{base_ / "home/.git", kMissing},
+                                                     PathKind{base_ / "home/.codex", kMissing},
+                                                     PathKind{base_ / "home/.agents", kMissing},
+                                                     PathKind{cwd / ".git", kUncreatable},
+                                                     PathKind{cwd / ".codex", kUncreatable},
+                                                     PathKind{cwd / ".agents", kUncreatable}));
+  EXPECT_THAT(*out,
+              HasSubstr(cwd.string() + " belongs to uid 0 and is not writable for uid 65534"));
+}
+
+TEST_F(AsNobodyTest, ForeignCwdThatIsTheRootNeedsNoPlaceholders) {
+  fs::path cwd = Dir("foreign", 0, 0755);
+  auto out = FindAsNobody({cwd}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out), UnorderedElementsAre(PathKind{cwd / ".git", kUncreatable},
+                                                     PathKind{cwd / ".codex", kUncreatable},
+                                                     PathKind{cwd / ".agents", kUncreatable}));
+}
+
+TEST_F(AsNobodyTest, OwnedReadOnlyDirectoryStillNeedsPlaceholders) {
+  // The command could chmod it and create .git.
+  fs::path cwd = Dir("home/mine", kNobody, 0555);
+  auto out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out),
+              IsSupersetOf({PathKind{cwd / ".git", kMissing}, PathKind{cwd / ".codex", kMissing},
+                            PathKind{cwd / ".agents", kMissing}}));
+}
+
+TEST_F(AsNobodyTest, StickyWorldWritableDirectoryNeedsPlaceholders) {
+  fs::path cwd = Dir("home/shared", 0, 01777);
+  auto out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out),
+              IsSupersetOf({PathKind{cwd / ".git", kMissing}, PathKind{cwd / ".codex", kMissing},
+                            PathKind{cwd / ".agents", kMissing}}));
+}
+
+TEST_F(AsNobodyTest, ForeignGroupWritableDirectoryCountsOnlyForMembers) {
+  // Writable for group 0, of which the child is no member: still nobody's "cannot".
+  fs::path cwd = Dir("home/staff", 0, 0775);
+  auto out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out), Contains(PathKind{cwd / ".git", kUncreatable}));
+  // ...and writable for others it is a "can".
+  SetOwnerAndMode(cwd, 0, 0777);
+  out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out), Contains(PathKind{cwd / ".git", kMissing}));
+}
+
+TEST_F(AsNobodyTest, MissingGitdirInAForeignDirectoryNeedsNoPlaceholder) {
+  Dir("home/vendor", 0, 0755);  // exists, but its `worktrees` does not
+  fs::path cwd = Dir("home/wt", kNobody, 0755);
+  WriteFile(cwd / ".git", "gitdir: ../vendor/worktrees/wt\n");
+  SetOwnerAndMode(cwd / ".git", kNobody, 0644);
+  auto out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  auto found = ParseFound(*out);
+  EXPECT_THAT(found, Contains(PathKind{base_ / "home/vendor/worktrees", kUncreatable}));
+  EXPECT_THAT(found, Contains(PathKind{cwd / ".git", kRO}));
+  // The same gitdir in a directory of nobody's own must be blocked.
+  SetOwnerAndMode(base_ / "home/vendor", kNobody, 0755);
+  out = FindAsNobody({base_ / "home"}, cwd);
+  ASSERT_TRUE(out);
+  EXPECT_THAT(ParseFound(*out), Contains(PathKind{base_ / "home/vendor/worktrees", kMissing}));
+}
+
+TEST_F(AsNobodyTest, RootKeepsPlaceholdersInDirectoriesOfOtherUsers) {
+  // Root's capabilities make everything look writable: conservative, as before.
+  fs::path cwd = Dir("home/foreign", kNobody, 0755);
+  EXPECT_THAT(Find({base_ / "home"}, cwd),
+              IsSupersetOf({PathKind{cwd / ".git", kMissing}, PathKind{cwd / ".codex", kMissing},
+                            PathKind{cwd / ".agents", kMissing}}));
+}
+
+TEST_F(AsNobodyTest, ReadOnlyMountNeedsNoPlaceholderEvenForRoot) {
+  fs::path ro = Dir("home/ro", 0, 0755);
+  std::string out = test_support::RunInChild([&]() -> std::string {
+    // A private mount namespace, so that the mount dies with the child.
+    if (::unshare(CLONE_NEWNS) != 0) return "skip: unshare(CLONE_NEWNS) failed";
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "mode=0777") != 0) {
+      return "skip: cannot mount a read-only tmpfs";
+    }
+    auto reason = WhyCommandCannotCreateIn(ro);
+    auto result = FindProtections({base_ / "home"}, ro);
+    if (!result.Ok()) return "error " + result.Err().Message();
+    std::string s = reason.value_or("none") + "\n";
+    for (const auto& p : result.Value()) {
+      if (p.path.parent_path() == ro) s += std::to_string(static_cast<int>(p.kind)) + "\n";
+    }
+    return s;
+  });
+  if (out.rfind("skip:", 0) == 0) GTEST_SKIP() << out;
+  const std::string uncreatable = std::to_string(static_cast<int>(kUncreatable)) + "\n";
+  EXPECT_EQ(out,
+            ro.string() + " is on a read-only mount\n" + uncreatable + uncreatable + uncreatable);
+}
+
+TEST(ProtectedPathsTest, WhyCommandCannotCreateInAnswersMightWhenUnsure) {
+  TempDir dir;
+  EXPECT_EQ(WhyCommandCannotCreateIn(dir.Path()), std::nullopt);  // ours and writable
+  WriteFile(dir / "file", "");
+  EXPECT_EQ(WhyCommandCannotCreateIn(dir / "file"), std::nullopt);  // not a directory
+  EXPECT_EQ(WhyCommandCannotCreateIn(dir / "missing"), std::nullopt);
 }
 
 TEST(ProtectedPathsTest, IsWithinAny) {

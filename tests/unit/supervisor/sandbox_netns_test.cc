@@ -30,7 +30,9 @@ enum class V6Only { kNo, kYes };
 
 // Each test gets a fresh network namespace (its loopback up, like bwrap's), so fixed ports
 // never collide with other tests or the host. The test thread returns to its own namespace at
-// once; sockets made through SandboxNetns::Socket stay in the fresh one.
+// once; sockets made through SandboxNetns::Socket (by its helper process, which stays there)
+// live in the fresh one. The unprivileged case, where the helper must join bwrap's user
+// namespace first, is covered by the integration suite's user cells.
 class SandboxNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -219,8 +221,14 @@ TEST_F(SandboxNetnsTest, UdpConnectedSocketIsNotCounted) {
 TEST_F(SandboxNetnsTest, AddressMadeLocal) {
   auto added = netns_->AddLocalAddress(Addr("10.53.0.1"));
   ASSERT_TRUE(added.Ok()) << added.Err().Message();
-  auto udp = Bind(Transport::kUdp, "10.53.0.1", 53);
-  auto tcp = Bind(Transport::kTcp, "10.53.0.1", 53);
+  // Bound by the helper, as the DNS forwarder's are (port 53 needs its rights there).
+  sockaddr_storage sa{};
+  const socklen_t len = Sockaddr("10.53.0.1", 53, &sa);
+  auto udp = netns_->BoundSocket(SOCK_DGRAM, sa, len);
+  ASSERT_TRUE(udp.Ok()) << udp.Err().Message();
+  auto tcp = netns_->BoundSocket(SOCK_STREAM, sa, len);
+  ASSERT_TRUE(tcp.Ok()) << tcp.Err().Message();
+  ASSERT_EQ(::listen(tcp->Get(), 4), 0) << std::strerror(errno);
   EXPECT_TRUE(Udp("10.53.0.1", 53));
   EXPECT_TRUE(Tcp("10.53.0.1", 53));
   EXPECT_FALSE(Udp("10.53.0.2", 53));
