@@ -23,17 +23,30 @@ function(sandgate_add_library name)
   sandgate_target_defaults(${name})
 endfunction()
 
-# sandgate_add_test(NAME LABEL label SOURCES ... DEPS ...)
+# sandgate_add_test(NAME LABEL label [MATRIX] SOURCES ... DEPS ...)
 # Integration tests find the binaries they drive through compile definitions, so a test never
 # runs a stale sandgate from PATH.
+#
+# MATRIX: every test runs once per identity (tests/helpers/identity.h): ctest names them
+# `root/Suite.Test` and `user/Suite.Test`, and SANDGATE_TEST_IDENTITY tells the test process
+# which cell it is. A test added to such a target is in every cell without asking.
 function(sandgate_add_test name)
-  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "MATRIX" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   sandgate_target_defaults(${name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-                       DISCOVERY_TIMEOUT 30)
+  if(ARG_MATRIX)
+    foreach(identity root user)
+      gtest_discover_tests(${name} TEST_PREFIX "${identity}/"
+                           PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+                                      ENVIRONMENT "SANDGATE_TEST_IDENTITY=${identity}"
+                           DISCOVERY_TIMEOUT 30)
+    endforeach()
+  else()
+    gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+                         DISCOVERY_TIMEOUT 30)
+  endif()
 endfunction()

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/create-test-user.sh  # the user cells of the test matrix run sandgate as this account
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 300

@@ -79,8 +79,12 @@ TEST_F(FilesystemEscapeTest, HardLinkOutOfAProtectedDirectoryFails) {
 }
 
 TEST_F(FilesystemEscapeTest, WritingThroughASymlinkToAReadOnlyPlaceFails) {
-  EXPECT_EQ(Probe({"symlink", "/etc/hostname", (root_ / "link").string()}).out, "ok\n");
+  // The target belongs to the cell's account, so only the sandbox can stop the write.
+  TempDir other;
+  WriteFile(other / "target", "before");
+  EXPECT_EQ(Probe({"symlink", (other / "target").string(), (root_ / "link").string()}).out, "ok\n");
   EXPECT_EQ(Probe({"write", (root_ / "link").string()}).out, "err EROFS\n");
+  EXPECT_EQ(ReadFile(other / "target"), "before");
 }
 
 TEST_F(FilesystemEscapeTest, MountingOverAProtectedPathFails) {
@@ -93,6 +97,45 @@ TEST_F(FilesystemEscapeTest, HostRootThroughProcIsNotReachable) {
   auto r = RunProbe({"--network", "off", "--no-proc", "--read-only"}, {"write", "/proc/1/root/tmp/sandgate-escape"});
   EXPECT_THAT(r.out, ::testing::AnyOf("err EACCES\n", "err EPERM\n", "err EROFS\n", "err ENOENT\n"));
   EXPECT_FALSE(fs::exists("/tmp/sandgate-escape"));
+}
+
+// The cwd's protected paths hold whatever -w says: with `-w ~/src -C ~/src/proj` the command
+// must not plant .git/hooks (run at the user's next git command) in the cwd, neither in a .git
+// directory nor in the gitdir a .git pointer file names, and must not move the cwd aside to put
+// a .git of its own in its place.
+TEST_F(FilesystemEscapeTest, CwdGitUnderAWiderWritableRootCannotBeModified) {
+  const auto proj = root_ / "proj";
+  fs::create_directories(proj / ".git/hooks");
+  WriteFile(proj / ".git/config", "[core]\n");
+  auto in_proj = [&](const std::vector<std::string>& args) {
+    return RunProbe({"--network", "off", "-w", root_.Path().string(), "-C", proj.string()}, args);
+  };
+  EXPECT_EQ(in_proj({"write", (proj / ".git/config").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_proj({"write", (proj / ".git/hooks/pre-commit").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_proj({"mkdir", (proj / ".codex").string()}).out, "err EEXIST\n");
+  EXPECT_EQ(in_proj({"rename", proj.string(), (root_ / "moved").string()}).out, "err EBUSY\n");
+  EXPECT_EQ(ReadFile(proj / ".git/config"), "[core]\n");
+  EXPECT_FALSE(fs::exists(proj / ".git/hooks/pre-commit"));
+  EXPECT_FALSE(fs::exists(root_ / "moved"));
+  // Work outside the protected names goes on as usual.
+  EXPECT_EQ(in_proj({"write", (proj / "main.c").string()}).out, "ok\n");
+}
+
+TEST_F(FilesystemEscapeTest, CwdGitPointerTargetUnderAWiderWritableRootCannotBeModified) {
+  const auto proj = root_ / "proj";
+  fs::create_directories(root_ / "repo.git/hooks");
+  WriteFile(root_ / "repo.git/config", "[core]\n");
+  WriteFile(proj / ".git", "gitdir: ../repo.git\n");
+  auto in_proj = [&](const std::vector<std::string>& args) {
+    return RunProbe({"--network", "off", "-w", root_.Path().string(), "-C", proj.string()}, args);
+  };
+  EXPECT_EQ(in_proj({"write", (root_ / "repo.git/config").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_proj({"write", (root_ / "repo.git/hooks/post-checkout").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_proj({"write", (proj / ".git").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_proj({"rename", (root_ / "repo.git").string(), (root_ / "old.git").string()}).out,
+            "err EBUSY\n");
+  EXPECT_EQ(ReadFile(root_ / "repo.git/config"), "[core]\n");
+  EXPECT_EQ(ReadFile(proj / ".git"), "gitdir: ../repo.git\n");
 }
 
 }  // namespace

@@ -4,10 +4,14 @@
 // Output: "ok" (exit 0) or "err ENAME" (exit 1), except for the commands that print a value.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -488,6 +492,33 @@ int CapEff() {
 
 }  // namespace
 
+// Runs `argv` with setns(2) failing with EPERM (a seccomp filter, inherited by everything it
+// starts): a machine where sandgate cannot enter the sandbox's namespaces, to show that such a
+// failure stops the sandbox before the command runs.
+int WithoutSetns(char** argv) {
+#if defined(__x86_64__)
+  constexpr std::uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr std::uint32_t kArch = AUDIT_ARCH_AARCH64;
+#endif
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) {
+    return Report(-1);
+  }
+  execv(argv[0], argv);
+  return Report(-1);
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fputs("usage: sandbox_probe COMMAND [ARGS]\n", stderr);
@@ -619,6 +650,7 @@ int main(int argc, char** argv) {
     for (;;) pause();
   }
   if (cmd == "exit") return std::atoi(arg(2));
+  if (cmd == "without-setns") return WithoutSetns(argv + 2);
   if (cmd == "kill-self") {
     raise(std::atoi(arg(2)));
     return 99;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/helpers/identity.h"
 #include "tests/helpers/subprocess.h"
 
 namespace sandgate::testing {
@@ -29,6 +30,7 @@ class Controller {
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     std::vector<std::string> argv = {SandgateBinary(), "run", "--approvals", "stdio"};
     argv.insert(argv.end(), args.begin(), args.end());
+    argv = AsCellIdentity(std::move(argv));
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -36,6 +38,7 @@ class Controller {
     if (pid_ == 0) {
       dup2(in[0], 0);
       dup2(out[1], 1);
+      if (chdir(kSandgateCwd) != 0) _exit(120);
       execv(cargv[0], cargv.data());
       _exit(121);
     }

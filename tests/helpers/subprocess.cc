@@ -8,14 +8,23 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
+
+#include "tests/helpers/identity.h"
 
 extern char** environ;
 
 namespace sandgate::testing {
 
-std::string SandgateBinary() { return SANDGATE_TEST_SANDGATE; }
-std::string ProbeBinary() { return SANDGATE_TEST_PROBE; }
+std::string SandgateBinary() {
+  static const std::string path = ReachableExecutable(SANDGATE_TEST_SANDGATE);
+  return path;
+}
+std::string ProbeBinary() {
+  static const std::string path = ReachableExecutable(SANDGATE_TEST_PROBE);
+  return path;
+}
 
 RunResult RunProbe(const std::vector<std::string>& sandgate_options,
                    const std::vector<std::string>& probe_args, const RunOptions& options) {
@@ -52,7 +61,11 @@ RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& opt
   std::vector<char*> envp;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
+  // sandgate runs as the cell's identity, from a directory every identity can enter.
+  const bool sandgate = !argv.empty() && argv[0] == SandgateBinary();
+  std::vector<std::string> args = sandgate ? AsCellIdentity(argv) : argv;
+  const std::optional<std::string> cwd =
+      options.cwd ? options.cwd : sandgate ? std::optional<std::string>(kSandgateCwd) : std::nullopt;
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -65,7 +78,7 @@ RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& opt
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     for (int fd : options.inherit_fds) fcntl(fd, F_SETFD, 0);
-    if (options.cwd && chdir(options.cwd->c_str()) != 0) _exit(120);
+    if (cwd && chdir(cwd->c_str()) != 0) _exit(120);
     execve(cargv[0], cargv.data(), envp.data());
     _exit(121);
   }

@@ -28,10 +28,17 @@ struct RunOptions {
   std::vector<int> inherit_fds;  // left open (without CLOEXEC) in the child at the same number
 };
 
-// Runs argv (no shell) with stdin from /dev/null and captures stdout and stderr.
+// Where sandgate runs when a test names no cwd: a directory every identity of the test matrix
+// can enter (the build tree may not be).
+inline constexpr const char* kSandgateCwd = "/tmp";
+
+// Runs argv (no shell) with stdin from /dev/null and captures stdout and stderr. When argv[0]
+// is SandgateBinary(), it runs as the matrix cell's identity (tests/helpers/identity.h), in
+// kSandgateCwd unless `options.cwd` says otherwise.
 RunResult RunCommand(const std::vector<std::string>& argv, const RunOptions& options = {});
 
-// The sandgate binary and the probe built with this test suite (paths come from CMake).
+// The sandgate binary and the probe built with this test suite (paths come from CMake), where
+// the cell's identity can execute them.
 std::string SandgateBinary();
 std::string ProbeBinary();
 

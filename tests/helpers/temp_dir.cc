@@ -4,19 +4,46 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
 
 namespace sandgate::testing {
 
-TempDir::TempDir() {
+namespace {
+
+std::mutex live_mutex;
+std::set<const TempDir*>& Live() {
+  static std::set<const TempDir*> live;
+  return live;
+}
+
+}  // namespace
+
+TempDir::TempDir(Keeper keeper) : keeper_(keeper) {
   std::string pattern = "/tmp/sandgate-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = std::filesystem::canonical(pattern);
+  std::lock_guard lock(live_mutex);
+  Live().insert(this);
+}
+
+std::vector<std::filesystem::path> TempDirsToHandOver() {
+  std::lock_guard lock(live_mutex);
+  std::vector<std::filesystem::path> out;
+  for (const TempDir* dir : Live()) {
+    if (dir->keeper_ == TempDir::Keeper::kCellAccount) out.push_back(dir->Path());
+  }
+  return out;
 }
 
 TempDir::~TempDir() {
+  {
+    std::lock_guard lock(live_mutex);
+    Live().erase(this);
+  }
   std::error_code ec;
   // Placeholders and protected test fixtures are read-only; make them removable first.
   for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);

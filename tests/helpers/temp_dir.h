@@ -3,14 +3,20 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sandgate::testing {
 
 // A fresh directory under /tmp, removed with everything in it when the object dies. Canonical,
 // so that it compares equal to what sandgate computes.
+//
+// In the user cell of the matrix (tests/helpers/identity.h) every live TempDir is handed to the
+// test user before sandgate starts, so that the command meets the files as a developer meets
+// their own; a fixture that must stay root's says so with Keeper::kRoot.
 class TempDir {
  public:
-  TempDir();
+  enum class Keeper { kCellAccount, kRoot };
+  explicit TempDir(Keeper keeper = Keeper::kCellAccount);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -19,8 +25,13 @@ class TempDir {
   [[nodiscard]] std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
 
  private:
+  friend std::vector<std::filesystem::path> TempDirsToHandOver();
   std::filesystem::path path_;
+  Keeper keeper_;
 };
+
+// The TempDirs alive now whose keeper is the cell's account.
+[[nodiscard]] std::vector<std::filesystem::path> TempDirsToHandOver();
 
 // Writes `content` (creating parent directories) and sets `mode`. The stream is closed before
 // returning: executing a file still open for writing fails with ETXTBSY.

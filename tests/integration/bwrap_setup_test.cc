@@ -86,8 +86,12 @@ TEST_F(ProcTest, FallsBackWithoutProcWhenTheMountIsForbidden) {
   // A restrictive container: /proc has an over-mount, so a new user namespace may not mount a
   // fresh proc (mount_too_revealing). Built with unshare(1) from util-linux.
   if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "unshare(1) not installed";
-  std::string script = "mount -t tmpfs none /proc/fs || exit 90; exec " + SandgateBinary() +
-                       " run --network off -- " + ProbeBinary() + " exit 7";
+  // sandgate itself runs as the cell's identity, inside the restricted mount namespace.
+  std::string script = "mount -t tmpfs none /proc/fs || exit 90; exec";
+  for (const auto& arg : AsCellIdentity({SandgateBinary(), "run", "--network", "off", "--",
+                                         ProbeBinary(), "exit", "7"})) {
+    script += " " + arg;
+  }
   auto r = RunCommand({"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c",
                 script});
   if (r.exit_code == 90) GTEST_SKIP() << "cannot build the restricted /proc here: " << r.err;

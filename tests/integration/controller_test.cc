@@ -148,5 +148,52 @@ TEST_F(ControllerTest, TerminateRequestEndsTheCommand) {
   EXPECT_EQ(c.Wait(), 143);
 }
 
+// A controller gets the same framing whatever the network mode: started, the command's output
+// as notifications (never raw on stdout), exited.
+TEST_F(ControllerTest, EveryNetworkModeHasTheSameFraming) {
+  for (const char* mode : {"off", "on", "approve"}) {
+    SCOPED_TRACE(mode);
+    Controller c({"--network", mode, "--", "/bin/sh", "-c", "echo framed; echo to-stderr >&2"});
+    json started = c.Next("sandbox/started");
+    ASSERT_FALSE(started.is_null());
+    EXPECT_EQ(started["params"]["network"], mode);
+    EXPECT_GT(started["params"]["pid"].get<int>(), 0);
+    // Every line up to sandbox/exited is a JSON-RPC message (Next parses each one).
+    json exited = c.Next("sandbox/exited");
+    std::string out, err;
+    for (const auto& m : c.seen) {
+      if (m.value("method", "") != "process/output") continue;
+      (m["params"]["stream"] == "stdout" ? out : err) += m["params"]["data"].get<std::string>();
+    }
+    EXPECT_EQ(out, "framed\n");
+    EXPECT_EQ(err, "to-stderr\n");
+    ASSERT_FALSE(exited.is_null());
+    EXPECT_EQ(exited["params"]["exitCode"], 0);
+    EXPECT_EQ(c.Wait(), 0);
+  }
+}
+
+// A controller that is gone before the sandbox starts is treated like one that leaves later:
+// the sandbox is ended (SIGKILL, 137), with one sandbox/exited, and it is not mistaken for a
+// failed /proc mount (no second sandbox, no fallback message).
+TEST_F(ControllerTest, HangUpBeforeTheStartEndsTheSandboxOnce) {
+  TempDir dir;
+  const auto marker = dir / "ran";
+  for (const char* mode : {"approve", "off"}) {
+    SCOPED_TRACE(mode);
+    // RunCommand gives sandgate /dev/null as stdin: the controller's end is closed from the start.
+    auto r = RunCommand({SandgateBinary(), "run", "--approvals", "stdio", "--network", mode, "--",
+                         "/bin/sh", "-c", "sleep 2; echo x > " + marker.string()});
+    EXPECT_EQ(r.exit_code, 137) << r.err;
+    EXPECT_THAT(r.err, ::testing::Not(::testing::HasSubstr("/proc")));
+    std::size_t exited = 0;
+    for (std::size_t at = 0; (at = r.out.find("\"sandbox/exited\"", at)) != std::string::npos; ++at) {
+      ++exited;
+    }
+    EXPECT_EQ(exited, 1u) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(marker));
+  }
+}
+
 }  // namespace
 }  // namespace sandgate::testing

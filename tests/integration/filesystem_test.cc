@@ -86,5 +86,27 @@ TEST_F(FilesystemTest, PlaceholderLeftByAKilledRunIsCleanedUp) {
   EXPECT_FALSE(fs::exists(root_ / ".codex"));
 }
 
+// A cwd the command cannot write needs no placeholder for its missing .git/.codex/.agents: the
+// command could not create them either. As an ordinary user sandgate could not create them
+// (it used to exit 125); as root it still blocks them, and either way nothing is left behind.
+TEST_F(FilesystemTest, ACwdTheCommandCannotWriteRuns) {
+  TempDir owned_by_root(TempDir::Keeper::kRoot);
+  const auto cwd = owned_by_root / "docs";
+  fs::create_directories(cwd);
+  WriteFile(cwd / "README", "read me\n");
+  fs::permissions(owned_by_root.Path(), fs::perms::owner_all | fs::perms::group_read |
+                                            fs::perms::group_exec | fs::perms::others_read |
+                                            fs::perms::others_exec);
+  fs::permissions(cwd, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  auto r = RunProbe({"--network", "off", "-C", cwd.string()}, {"mkdir", (cwd / ".git").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the command ran, and could not create .git
+  // As the user: refused by the directory's mode; as root: blocked by the placeholder.
+  EXPECT_EQ(r.out, TestIdentity() == Identity::kUser ? "err EACCES\n" : "err EEXIST\n");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(cwd / ".git")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(cwd / ".codex")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(cwd / ".agents")));
+}
+
 }  // namespace
 }  // namespace sandgate::testing

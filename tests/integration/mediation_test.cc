@@ -190,5 +190,30 @@ TEST_F(MediationTest, BadReplayFileIsASandgateError) {
   EXPECT_THAT(r.err, HasSubstr("line 1"));
 }
 
+// sandgate's own failures come before the command runs, as exit 125 with one line: here the
+// machine will not let sandgate into the sandbox's namespaces (setns refused by a seccomp
+// filter around sandgate), so nothing could be mediated.
+TEST_F(MediationTest, MediationThatCannotBeSetUpStopsBeforeTheCommandRuns) {
+  const auto marker = dir_ / "command-ran";
+  std::vector<std::string> sandgate = {SandgateBinary(), "run", "--network", "approve", "--",
+                                       "/bin/sh", "-c", "echo ran > " + marker.string()};
+  std::vector<std::string> argv = {ProbeBinary(), "without-setns"};
+  for (auto& arg : AsCellIdentity(sandgate)) argv.push_back(arg);
+  RunOptions options;
+  options.cwd = kSandgateCwd;
+  auto r = RunCommand(argv, options);
+  EXPECT_EQ(r.exit_code, 125) << r.err;
+  EXPECT_THAT(r.err, ::testing::StartsWith("sandgate: sandbox setup failed: cannot mediate: setns("));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  // With the network off nothing needs the namespaces: the same machine runs it.
+  sandgate[3] = "off";
+  argv.resize(2);
+  for (auto& arg : AsCellIdentity(sandgate)) argv.push_back(arg);
+  r = RunCommand(argv, options);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(marker), "ran\n");
+}
+
 }  // namespace
 }  // namespace sandgate::testing

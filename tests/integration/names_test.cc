@@ -144,5 +144,38 @@ TEST_F(NamesTest, ApprovalRequestsCarryTheHostName) {
   EXPECT_EQ(http.Served(), 1);
 }
 
+// Two names, one address (CDNs, shared hosting): resolving a second name must not take the
+// address away from the first. allowed.test and other.test both resolve to 127.0.0.1.
+TEST_F(NamesTest, EveryNameOfAnAddressCountsNotOnlyTheLast) {
+  HostHttpServer http;
+  const std::string resolve_both = "getent hosts allowed.test >/dev/null; getent hosts other.test >/dev/null; ";
+  auto r = Run({"--allow", "allowed.test"}, resolve_both + Curl("127.0.0.1", http.Port()));
+  EXPECT_EQ(r.out, "ok curl=0\n") << r.err;
+  EXPECT_EQ(http.Served(), 1);
+  auto audit = Audit("tcp");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["decision"], "allow");
+  EXPECT_EQ(audit[0]["rule"], "allowed.test");
+  // Shown by the name the rule is about, with every name the address was an answer for.
+  EXPECT_EQ(audit[0]["destination"]["host"], "allowed.test");
+  EXPECT_THAT(audit[0]["destination"]["names"].get<std::vector<std::string>>(),
+              ::testing::UnorderedElementsAre("allowed.test", "other.test"));
+}
+
+TEST_F(NamesTest, ADenyOnAnyNameOfTheAddressWins) {
+  HostHttpServer http;
+  // A port-limited deny lets the name resolve; the connect to the shared address is denied.
+  auto r = Run({"--allow", "allowed.test", "--deny", "other.test:" + http.Port()},
+               "getent hosts other.test >/dev/null; getent hosts allowed.test >/dev/null; " +
+                   Curl("127.0.0.1", http.Port()));
+  EXPECT_EQ(r.out, " curl=7\n") << r.err;
+  EXPECT_EQ(http.Served(), 0);
+  auto audit = Audit("tcp");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0]["decision"], "deny");
+  EXPECT_EQ(audit[0]["rule"], "other.test:" + http.Port());
+  EXPECT_EQ(audit[0]["destination"]["host"], "other.test");
+}
+
 }  // namespace
 }  // namespace sandgate::testing

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/helpers/identity.h"
 #include "tests/helpers/host_peers.h"
 #include "tests/helpers/sandbox_fixture.h"
 
@@ -40,10 +41,17 @@ std::vector<char*> CArgv(std::vector<std::string>& argv) {
 // One process in a new session whose controlling terminal and stdio are a fresh pty.
 class PtyProcess {
  public:
-  explicit PtyProcess(std::vector<std::string> argv) : argv_(std::move(argv)) {
+  explicit PtyProcess(std::vector<std::string> argv) : argv_(AsCellIdentity(std::move(argv))) {
     std::vector<char*> cargv = CArgv(argv_);  // built before the fork: only exec after it
+    TestAccount account;
+    std::string why;
+    const bool known = CellAccount(&account, &why);
     pid_ = ::forkpty(&master_, nullptr, nullptr, nullptr);
     if (pid_ == 0) {
+      // The terminal is the cell's account's, as a login would make it: else /dev/tty could
+      // not be opened in the user cell.
+      if (known && ::fchown(STDIN_FILENO, account.uid, account.gid) != 0) _exit(126);
+      if (::chdir(kSandgateCwd) != 0) _exit(126);
       ::execv(cargv[0], cargv.data());
       _exit(127);
     }

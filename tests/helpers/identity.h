@@ -1,0 +1,50 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace sandgate::testing {
+
+// Who sandgate runs as in a test: the integration and escape suites run every test in both
+// cells, because most people who run agents are not root and a feature that only works as root
+// does not work.
+//
+// ctest runs each of those test binaries twice (tests named `root/...` and `user/...`, see
+// sandgate_add_matrix_test in cmake/): SANDGATE_TEST_IDENTITY says which cell this process is.
+// In the user cell a suite running as root starts sandgate through
+//   setpriv --reuid=U --regid=G --init-groups --inh-caps=-all --bounding-set=-all --
+// as the test user (SANDGATE_TEST_USER, default `sandgate-test`, created by
+// scripts/create-test-user.sh); a suite already running as an ordinary user runs sandgate as
+// itself. Everything sandgate or the command must touch is handed to that user: the binaries
+// (copied where it can reach them), the test's temporary directories, a test's pty.
+enum class Identity { kRoot, kUser };
+
+[[nodiscard]] Identity TestIdentity();
+[[nodiscard]] const char* IdentityName(Identity identity);
+
+// The uid and gid sandgate runs as in this cell.
+struct TestAccount {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;
+};
+// The account of this cell; for the user cell as root, the test user (it must exist: the call
+// fails the test with what to run otherwise). `why` gets the reason when there is none.
+[[nodiscard]] bool CellAccount(TestAccount* account, std::string* why);
+
+// `argv` as this cell runs it: unchanged for root (and for a suite that is not root), behind
+// setpriv for the user cell. Hands the live TempDirs to the account first.
+[[nodiscard]] std::vector<std::string> AsCellIdentity(std::vector<std::string> argv);
+
+// `path` (an executable built with the suite) at a place the cell's account can execute it: the
+// path itself when every directory above it lets others through, else a copy made once per
+// build of the file under /tmp.
+[[nodiscard]] std::string ReachableExecutable(const std::string& path);
+
+// Makes `path` and everything below it (not following symlinks) belong to the cell's account.
+void HandOver(const std::filesystem::path& path);
+
+}  // namespace sandgate::testing
