@@ -233,6 +233,27 @@ base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path
       return status.Err();
     }
   }
+  // git looks for a repository from the cwd upwards, and so does Codex for its project config:
+  // with `-w ~/src -C ~/src/proj/sub` the repository is `~/src/proj/.git`. So every directory
+  // between the cwd and the innermost writable root above it is treated like the cwd, up to and
+  // including the first one that holds a `.git` (git stops there).
+  const fs::path* innermost = nullptr;
+  for (const auto& root : writable_roots) {
+    if (root != cwd && IsWithinAny(cwd, {root}) &&
+        (innermost == nullptr || IsWithinAny(root, {*innermost}))) {
+      innermost = &root;
+    }
+  }
+  struct stat st {};
+  bool found_git = ::lstat((cwd / ".git").c_str(), &st) == 0;
+  for (fs::path dir = cwd.parent_path(); innermost != nullptr && !found_git && dir != *innermost &&
+                                         IsWithinAny(dir, {*innermost});
+       dir = dir.parent_path()) {
+    if (auto status = finder.ProtectTopLevel(dir, "a parent of the working directory"); !status) {
+      return status.Err();
+    }
+    found_git = ::lstat((dir / ".git").c_str(), &st) == 0;
+  }
   return std::move(finder).Take();
 }
 

@@ -2,16 +2,30 @@
 # Quick start: install what is missing, build, and run real commands in sandboxes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+# sandgate runs as an ordinary account, as coding agents do: started as root, the demo installs
+# what is missing and then runs every sandbox as the unprivileged test account; started as an
+# ordinary user, it runs them as that user (the packages must be installed already).
+as_user=()
+if [[ $(id -u) -eq 0 ]]; then
+  scripts/install-deps.sh
+  scripts/create-test-user.sh
+  user=${SANDGATE_TEST_USER:-sandgate-test}
+  as_user=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --init-groups
+           --inh-caps=-all --bounding-set=-all --)
+fi
 scripts/build.sh >/dev/null
-sandgate=build/supervisor/sandgate
 workspace=$(mktemp -d)
-mkdir -p "$workspace/.git"
+mkdir -p "$workspace/.git" "$workspace/bin"
+install -m 755 build/supervisor/sandgate "$workspace/bin/sandgate"
+chmod 755 "$workspace"
+[[ ${#as_user[@]} -gt 0 ]] && chown -R "$user:" "$workspace"
+sandgate() { "${as_user[@]}" "$workspace/bin/sandgate" "$@"; }
+echo "(sandboxes run as: $("${as_user[@]}" id -un))"
 trap 'rm -rf "$workspace"; for p in ${server:-} ${resolver:-}; do kill "$p" 2>/dev/null; done; true' EXIT
 
 echo "== 1. a shell in the sandbox: cwd writable, .git protected, no network, no capabilities"
 set +e
-"$sandgate" run --network off -C "$workspace" -- /bin/sh -c '
+sandgate run --network off -C "$workspace" -- /bin/sh -c '
   echo hello > notes.txt && echo "wrote notes.txt"
   echo evil > .git/config 2>/dev/null || echo "cannot write .git/config (protected)"
   touch /etc/evil 2>/dev/null || echo "cannot write /etc (read-only)"
@@ -26,14 +40,14 @@ if command -v python3 >/dev/null; then
   server=$!
   sleep 1
 fi
-"$sandgate" run --audit-log "$workspace/audit.jsonl" --allow "127.0.0.1:$port" -- \
+sandgate run --audit-log "$workspace/audit.jsonl" --allow "127.0.0.1:$port" -- \
   curl -sS -o /dev/null -w "allowed by rule: HTTP %{http_code}\n" "http://127.0.0.1:$port/"
-"$sandgate" run --approvals auto-deny --audit-log "$workspace/audit.jsonl" -- \
+sandgate run --approvals auto-deny --audit-log "$workspace/audit.jsonl" -- \
   curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/" 2>&1 | sed 's/^/no rule, nobody to ask: /'
 echo "audit log (one line per mediated attempt):"
 grep -v '"unix"' "$workspace/audit.jsonl"
 echo "== 3. the JSON-RPC protocol: a controller on stdin/stdout (here: it never answers, then hangs up)"
-(sleep 2) | "$sandgate" run --approvals stdio -- curl -sS "http://127.0.0.1:$port/" | head -c 2000
+(sleep 2) | sandgate run --approvals stdio -- curl -sS "http://127.0.0.1:$port/" | head -c 2000
 echo
 
 echo "== 4. host names: the sandbox's DNS goes through sandgate, and rules speak in names"
@@ -43,7 +57,7 @@ dnsmasq --keep-in-foreground --port=18753 --listen-address=127.0.0.1 --bind-inte
   --pid-file= 2>/dev/null &
 resolver=$!
 sleep 0.5
-"$sandgate" run --dns-upstream 127.0.0.1:18753 --allow demo.test --deny blocked.test \
+sandgate run --dns-upstream 127.0.0.1:18753 --allow demo.test --deny blocked.test \
   --audit-log "$workspace/names.jsonl" -- sh -c "
   curl -sS -o /dev/null -w 'demo.test allowed by name: HTTP %{http_code}\n' http://demo.test:$port/
   getent hosts blocked.test || echo 'blocked.test does not even resolve (REFUSED by sandgate)'"

@@ -9,9 +9,9 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstring>
-#include <utility>
 
 #include "pipelines/handoff.h"
 #include "supervisor/spawn.h"
@@ -26,6 +26,9 @@ namespace {
 constexpr size_t kStderrTailBytes = 4096;
 constexpr size_t kMaxHeldStderrBytes = 64 * 1024;
 constexpr std::array kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// How long a sandbox that was ended during its setup may take to reach "ready" before bwrap is
+// killed anyway (a setup stuck for good).
+constexpr std::chrono::milliseconds kSetupGrace{5000};
 
 void WriteAll(int fd, const char* data, size_t size) noexcept {
   while (size > 0) {
@@ -131,26 +134,35 @@ void SandboxChild::ForwardSignal(int sig) noexcept {
     if (PidfdSendSignal(command_pidfd_.Get(), sig) == 0 || errno == ESRCH) return;
   }
   if (!bwrap_pidfd_ || exited_) return;
-  if (!outcome_.reached_inner) {
-    // bwrap killed while it sets up may leave its half-made sandbox behind: its child sets its
-    // parent-death signal only after the clone. Until the inner stage reports ready the signal
-    // waits; then it goes to the command, which is what it was meant for.
-    spdlog::debug("signal {} held until the sandbox is ready", sig);
-    pending_signal_ = sig;
-    return;
-  }
+  // Every forwarded signal ends a sandbox whose command has not started: it never starts.
+  if (!outcome_.reached_inner) return StopBeforeStart(sig);
   spdlog::debug("forwarding signal {} to bwrap", sig);
   PidfdSendSignal(bwrap_pidfd_.Get(), sig);
 }
 
 void SandboxChild::Kill() noexcept {
   if (!bwrap_pidfd_ || exited_) return;
-  if (!outcome_.reached_inner) {
-    // As above: the sandbox ends at "ready" instead, before the command is let go.
-    kill_pending_ = true;
-    return;
-  }
+  if (!outcome_.reached_inner) return StopBeforeStart(SIGKILL);
   PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
+}
+
+// bwrap killed while it sets up may leave its half-made sandbox behind (its child sets its
+// parent-death signal only after the clone), so the sandbox is ended at "ready" instead, before
+// the command is let go. A setup that never gets there is killed after kSetupGrace all the same.
+void SandboxChild::StopBeforeStart(int sig) noexcept {
+  if (outcome_.stopped_before_start == 0) outcome_.stopped_before_start = sig;
+  if (setup_timer_ != nullptr) return;
+  spdlog::debug("signal {} before the sandbox is ready: it ends at ready", sig);
+  setup_timer_ = UvHandle<uv_timer_t>::Create();
+  uv_timer_init(loop_, setup_timer_->Get());
+  setup_timer_->Bind(this);
+  uv_timer_start(
+      setup_timer_->Get(),
+      [](uv_timer_t* t) {
+        auto* self = OwnerOf(t);
+        if (!self->exited_ && self->bwrap_pidfd_) PidfdSendSignal(self->bwrap_pidfd_.Get(), SIGKILL);
+      },
+      kSetupGrace.count(), 0);
 }
 
 void SandboxChild::OnBwrapExited() noexcept {
@@ -240,14 +252,16 @@ void SandboxChild::OnReady(std::string_view listener_fd, pid_t pid) noexcept {
       return Abort(std::string("pidfd_getfd(seccomp listener): ") + std::strerror(errno));
     }
   }
-  if (kill_pending_) return Abort("the sandbox was ended before the command started");
+  if (outcome_.stopped_before_start != 0) {
+    PidfdSendSignal(bwrap_pidfd_.Get(), SIGKILL);
+    return;
+  }
   if (on_ready_) {
     // No go-ahead on failure: the inner stage waits for it and dies with bwrap instead.
     if (auto ready = on_ready_(std::move(listener)); !ready) return Abort(ready.Err().Message());
   }
   const char ack = pipelines::kHandoffAck;
   WriteAll(handoff_.Get(), &ack, 1);
-  if (pending_signal_ != 0) ForwardSignal(std::exchange(pending_signal_, 0));
 }
 
 // Setup cannot be completed safely (e.g. without the listener nothing could be mediated): the
@@ -296,10 +310,12 @@ void SandboxChild::Close() noexcept {
     exited_ = true;
   }
   if (exit_poll_) exit_poll_->Close();
+  if (setup_timer_) setup_timer_->Close();
   if (handoff_poll_) handoff_poll_->Close();
   if (stderr_pipe_) stderr_pipe_->Close();
   for (auto* s : signals_) s->Close();
   exit_poll_ = nullptr;
+  setup_timer_ = nullptr;
   handoff_poll_ = nullptr;
   stderr_pipe_ = nullptr;
   signals_.clear();

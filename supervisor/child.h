@@ -21,6 +21,9 @@ struct ChildOutcome {
   int exit_code = 0;                         // of bwrap (which passes on the command's)
   int term_signal = 0;                       // bwrap itself died of this signal
   std::string bwrap_stderr_tail;             // last bytes bwrap wrote, to explain failures
+  // The signal (forwarded, or SIGKILL from Kill) that ended the sandbox before the command
+  // started; 0 if none did.
+  int stopped_before_start = 0;
 };
 
 // One bwrap process on a libuv loop: spawns it, answers the inner stage's handoff, forwards
@@ -57,8 +60,8 @@ class SandboxChild {
   // The command's pid (valid once it reported ready), for sandbox/started.
   [[nodiscard]] pid_t CommandPid() const noexcept { return command_pid_; }
 
-  // Sends `sig` to the command; before the command exists it is held until it does (a bwrap
-  // signalled while it sets up can leave a sandbox behind).
+  // Sends `sig` to the command. Before the command exists, ends the sandbox at "ready" instead,
+  // so the command never starts (see StopBeforeStart).
   void ForwardSignal(int sig) noexcept;
   // Ends the whole sandbox (SIGKILL to bwrap, whose pid namespace takes everything along); before
   // the inner stage is ready, at "ready", so that the command never starts.
@@ -74,6 +77,7 @@ class SandboxChild {
   // Handles "R[<fd>]": pidfd on the command, listener copy, then the go-ahead.
   void OnReady(std::string_view listener_fd, pid_t pid) noexcept;
   void Abort(std::string reason) noexcept;
+  void StopBeforeStart(int sig) noexcept;
   void MaybeFinish() noexcept;
 
   uv_loop_t* loop_;
@@ -90,9 +94,7 @@ class SandboxChild {
   std::vector<UvHandle<uv_signal_t>*> signals_;
   std::string held_stderr_;  // bwrap's output before "ready"
   ChildOutcome outcome_;
-  // Asked for before the inner stage was ready (see Kill and ForwardSignal).
-  bool kill_pending_ = false;
-  int pending_signal_ = 0;
+  UvHandle<uv_timer_t>* setup_timer_ = nullptr;  // see StopBeforeStart
   bool exited_ = false;
   bool stderr_done_ = false;
   bool finished_ = false;

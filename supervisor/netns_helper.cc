@@ -9,11 +9,13 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #ifndef P_PIDFD
@@ -27,6 +29,8 @@ namespace {
 constexpr int kLoopbackIndex = 1;
 
 enum class Op : std::uint32_t { kSocket = 1, kAddLoopbackAddress = 2 };
+
+constexpr std::chrono::seconds kReplyTimeout{5};
 
 // One request, one reply, each a single SOCK_SEQPACKET message of fixed size: the child never
 // allocates or parses anything variable.
@@ -231,6 +235,10 @@ base::Result<NetnsHelper> NetnsHelper::Start(const base::UniqueFd& netns) {
     return base::Error{error, "pidfd_open(namespace helper)"};
   }
   NetnsHelper helper(std::move(channel), std::move(pidfd));
+  // The helper answers in microseconds; one that stopped (SIGSTOP, a debugger) must not freeze
+  // the loop: its requests then fail instead.
+  const timeval patience{kReplyTimeout.count(), 0};
+  ::setsockopt(helper.channel_.Get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
   Reply ready{};
   ssize_t n;
   do {

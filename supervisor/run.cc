@@ -86,8 +86,11 @@ base::Result<Pipe> MakePipe() {
 }
 
 // One bwrap run on a private loop. The loop must end with every handle closed.
+// Whether a failed setup may be tried again without /proc (see RunSandbox).
+enum class SetupRetry { kNone, kPossible };
+
 base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
-                                 Mediation* mediation) {
+                                 Mediation* mediation, SetupRetry retry) {
   uv_loop_t loop;
   if (int rc = uv_loop_init(&loop); rc != 0) return base::Error{-rc, "uv_loop_init"};
   std::optional<ChildOutcome> outcome;
@@ -108,7 +111,18 @@ base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::s
       // closes once its queue is flushed.
       if (!rpc || !outcome || !output_done) return;
       approvals::ExitInfo info;
-      if (outcome->term_signal != 0) {
+      const bool setup_failed = !controller_gone && outcome->stopped_before_start == 0 &&
+                                (!outcome->reached_inner || outcome->inner_failure);
+      if (setup_failed && retry == SetupRetry::kPossible && !outcome->inner_failure) {
+        // A sandbox without /proc may follow; it, or sandgate's failure, has the last word.
+        return rpc->Close();
+      }
+      if (setup_failed) {
+        info.exit_code = kExitSandgateFailed;  // what sandgate itself will exit with
+      } else if (outcome->stopped_before_start != 0) {
+        info.exit_code = 128 + outcome->stopped_before_start;
+        info.signal = outcome->stopped_before_start;
+      } else if (outcome->term_signal != 0) {
         info.exit_code = 128 + outcome->term_signal;
         info.signal = outcome->term_signal;
       } else {
@@ -314,10 +328,12 @@ int RunSandbox(const RunConfig& config) {
                                           pipelines::kBwrapStderrFd};
 
   auto outcome =
-      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), &mediation);
+      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), &mediation,
+              spec.proc == pipelines::ProcMount::kFresh ? SetupRetry::kPossible : SetupRetry::kNone);
   if (!outcome.Ok()) return Fail(outcome.Err().Message());
 
-  if (!outcome->controller_gone && !outcome->child.reached_inner && !outcome->child.inner_failure &&
+  if (!outcome->controller_gone && outcome->child.stopped_before_start == 0 &&
+      !outcome->child.reached_inner && !outcome->child.inner_failure &&
       spec.proc == pipelines::ProcMount::kFresh) {
     // Restrictive containers forbid a fresh /proc. Whether that is what failed is settled by a
     // probe without it rather than by matching bwrap's wording.
@@ -325,19 +341,22 @@ int RunSandbox(const RunConfig& config) {
     auto probe = RunOnce(bwrap.Value(),
                          pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
                                                    pipelines::InnerAction::kProbe),
-                         nullptr);
+                         nullptr, SetupRetry::kNone);
     if (probe.Ok() && probe->child.reached_inner && probe->child.exit_code == 0) {
       std::fprintf(stderr,
                    "sandgate: mounting a fresh /proc failed; running without it (as with "
                    "--no-proc)\n");
       outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner),
-                        &mediation);
+                        &mediation, SetupRetry::kNone);
       if (!outcome.Ok()) return Fail(outcome.Err().Message());
     }
   }
   const ChildOutcome& child = outcome->child;
   // A controller that hung up ended the sandbox, before or after the command started: the same
-  // either way (SIGKILL, so 137), never a setup failure.
+  // either way (SIGKILL, so 137), never a setup failure. So does a signal before the start.
+  if (child.stopped_before_start != 0 && !child.inner_failure) {
+    return ExitCodeFromWaitStatus(0, child.stopped_before_start);
+  }
   if (!outcome->controller_gone && (!child.reached_inner || child.inner_failure)) {
     return Fail(ExplainSetupFailure(bwrap.Value(), child));
   }

@@ -121,6 +121,26 @@ TEST_F(FilesystemEscapeTest, CwdGitUnderAWiderWritableRootCannotBeModified) {
   EXPECT_EQ(in_proj({"write", (proj / "main.c").string()}).out, "ok\n");
 }
 
+// git finds the repository from a cwd deeper inside it: that .git is protected as well, and a
+// .git the command would create at a level between them is blocked.
+TEST_F(FilesystemEscapeTest, RepositoryAboveTheCwdUnderAWiderWritableRootCannotBeModified) {
+  const auto proj = root_ / "proj";
+  fs::create_directories(proj / ".git/hooks");
+  fs::create_directories(proj / "src/lib");
+  WriteFile(proj / ".git/config", "[core]\n");
+  auto in_lib = [&](const std::vector<std::string>& args) {
+    return RunProbe({"--network", "off", "-w", root_.Path().string(), "-C", (proj / "src/lib").string()},
+                    args);
+  };
+  EXPECT_EQ(in_lib({"write", (proj / ".git/config").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_lib({"write", (proj / ".git/hooks/pre-commit").string()}).out, "err EROFS\n");
+  EXPECT_EQ(in_lib({"mkdir", (proj / "src/.git").string()}).out, "err EEXIST\n");
+  EXPECT_EQ(in_lib({"rename", proj.string(), (root_ / "moved").string()}).out, "err EBUSY\n");
+  EXPECT_EQ(ReadFile(proj / ".git/config"), "[core]\n");
+  EXPECT_FALSE(fs::exists(proj / ".git/hooks/pre-commit"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(proj / "src/.git")));
+}
+
 TEST_F(FilesystemEscapeTest, CwdGitPointerTargetUnderAWiderWritableRootCannotBeModified) {
   const auto proj = root_ / "proj";
   fs::create_directories(root_ / "repo.git/hooks");

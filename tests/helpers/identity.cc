@@ -33,6 +33,39 @@ bool OthersReach(const fs::path& path) {
   return true;
 }
 
+// Makes `dir` (mode 0755) unless it exists, and insists that it is a directory of root's that
+// nobody else may write.
+void OwnDirectory(const fs::path& dir) {
+  ::mkdir(dir.c_str(), 0755);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw std::runtime_error(dir.string() + " is not a directory of this user's that only it may "
+                             "write: remove it");
+  }
+  ::chmod(dir.c_str(), 0755);
+}
+
+// Copies `from` to `to`, which must not exist yet (never through a planted link), mode 0755.
+void CopyExclusively(const std::string& from, const fs::path& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+  bool ok = in >= 0 && out >= 0;
+  std::vector<char> buffer(1 << 20);
+  while (ok) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    ok = ::write(out, buffer.data(), static_cast<std::size_t>(n)) == n;
+  }
+  ok = ok && ::fchmod(out, 0755) == 0;
+  if (in >= 0) ::close(in);
+  if (out >= 0) ::close(out);
+  if (!ok) throw std::runtime_error("copying " + from + " to " + to.string() + " failed");
+}
+
 }  // namespace
 
 Identity TestIdentity() {
@@ -90,20 +123,24 @@ std::string ReachableExecutable(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return path;
   // One copy per build of the file (its size and mtime name it), shared by every test process;
   // made under a temporary name and renamed into place, so parallel tests never see half a copy.
-  const fs::path dir = "/tmp/sandgate-test-bin";
-  const fs::path copy = dir / (std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
-                               "-" + std::to_string(st.st_mtim.tv_nsec)) /
-                        fs::path(path).filename();
+  const fs::path top = "/tmp/sandgate-test-bin";
+  const fs::path name = fs::path(path).filename();
+  const fs::path builds = top / name;
+  const fs::path copy = builds /
+                        (std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
+                         "-" + std::to_string(st.st_mtim.tv_nsec)) /
+                        name;
+  // /tmp is everyone's: each directory on the way must be root's and writable by root alone,
+  // or another local user could plant the binaries the suite then runs as root.
+  for (const auto& dir : {top, builds, copy.parent_path()}) OwnDirectory(dir);
   if (OthersReach(copy)) return copy.string();
   std::error_code ec;
-  fs::create_directories(copy.parent_path(), ec);
-  for (fs::path d = copy.parent_path(); d != dir.parent_path(); d = d.parent_path()) {
-    ::chmod(d.c_str(), 0755);
+  // Copies of earlier builds of this file are of no more use (and large, with debug info).
+  for (const auto& old : fs::directory_iterator(builds, ec)) {
+    if (old.path() != copy.parent_path()) fs::remove_all(old.path(), ec);
   }
   const fs::path partial = copy.string() + ".partial-" + std::to_string(::getpid());
-  fs::copy_file(path, partial, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw std::runtime_error("copying " + path + " for the test user: " + ec.message());
-  ::chmod(partial.c_str(), 0755);
+  CopyExclusively(path, partial);
   if (::rename(partial.c_str(), copy.c_str()) != 0) {
     throw std::runtime_error("renaming the copy of " + path + ": " + std::strerror(errno));
   }

@@ -492,31 +492,54 @@ int CapEff() {
 
 }  // namespace
 
-// Runs `argv` with setns(2) failing with EPERM (a seccomp filter, inherited by everything it
-// starts): a machine where sandgate cannot enter the sandbox's namespaces, to show that such a
-// failure stops the sandbox before the command runs.
-int WithoutSetns(char** argv) {
 #if defined(__x86_64__)
-  constexpr std::uint32_t kArch = AUDIT_ARCH_X86_64;
+constexpr std::uint32_t kNativeArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)
-  constexpr std::uint32_t kArch = AUDIT_ARCH_AARCH64;
+constexpr std::uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
 #endif
-  sock_filter code[] = {
+
+// Runs `argv` under a seccomp filter (inherited by everything it starts) whose `rules` come
+// after the check for the native architecture; anything the rules do not stop is allowed.
+int RunUnder(std::vector<sock_filter> rules, char** argv) {
+  std::vector<sock_filter> code = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
-  sock_fprog program{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  code.insert(code.end(), rules.begin(), rules.end());
+  code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) {
     return Report(-1);
   }
   execv(argv[0], argv);
   return Report(-1);
+}
+
+// setns(2) fails with EPERM: a machine where sandgate cannot enter the sandbox's namespaces.
+int WithoutSetns(char** argv) {
+  return RunUnder({BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+                   BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setns, 0, 1),
+                   BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)},
+                  argv);
+}
+
+// A machine without user namespaces: unshare and clone with CLONE_NEWUSER fail with EPERM, and
+// clone3 (whose flags a filter cannot read) with ENOSYS, so that libc falls back to clone.
+int WithoutUserNamespaces(char** argv) {
+  constexpr std::uint32_t kErrnoPerm = SECCOMP_RET_ERRNO | EPERM;
+  return RunUnder(
+      {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 1, 0),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+       // The flags are the first argument of both (its low 32 bits on a little-endian machine).
+       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+       BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
+       BPF_STMT(BPF_RET | BPF_K, kErrnoPerm)},
+      argv);
 }
 
 int main(int argc, char** argv) {
@@ -651,6 +674,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "exit") return std::atoi(arg(2));
   if (cmd == "without-setns") return WithoutSetns(argv + 2);
+  if (cmd == "without-userns") return WithoutUserNamespaces(argv + 2);
   if (cmd == "kill-self") {
     raise(std::atoi(arg(2)));
     return 99;

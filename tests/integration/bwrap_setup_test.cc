@@ -66,6 +66,26 @@ TEST(BwrapSetupTest, BwrapThatFailsSetupGivesOneLineAndNeverRunsTheCommand) {
   EXPECT_EQ(r.out, "");
 }
 
+// A machine whose kernel refuses user namespaces (imitated with a seccomp filter around
+// sandgate, inherited by bwrap): the most common reason a sandbox cannot start, and for an
+// ordinary user the only way bwrap has to build one. One line saying what to enable; the
+// command never runs.
+TEST(BwrapSetupTest, WithoutUserNamespacesSaysWhatToEnable) {
+  TempDir dir;
+  const auto marker = dir / "ran";
+  std::vector<std::string> argv = {ProbeBinary(), "without-userns"};
+  for (const auto& arg : AsCellIdentity({SandgateBinary(), "run", "--network", "off", "--",
+                                         "/bin/sh", "-c", "echo x > " + marker.string()})) {
+    argv.push_back(arg);
+  }
+  RunOptions options;
+  options.cwd = kSandgateCwd;
+  auto r = RunCommand(argv, options);
+  ExpectOneLineFailure(r);
+  EXPECT_THAT(r.err, HasSubstr("user namespaces"));
+  EXPECT_FALSE(fs::exists(marker));
+}
+
 class ProcTest : public SandboxTest {};
 
 TEST_F(ProcTest, FreshProcShowsTheSandboxPidNamespace) {
@@ -92,8 +112,10 @@ TEST_F(ProcTest, FallsBackWithoutProcWhenTheMountIsForbidden) {
                                          ProbeBinary(), "exit", "7"})) {
     script += " " + arg;
   }
+  RunOptions options;
+  options.cwd = kSandgateCwd;
   auto r = RunCommand({"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c",
-                script});
+                script}, options);
   if (r.exit_code == 90) GTEST_SKIP() << "cannot build the restricted /proc here: " << r.err;
   EXPECT_EQ(r.exit_code, 7) << r.err;
   EXPECT_THAT(r.err, HasSubstr("mounting a fresh /proc failed; running without it"));

@@ -180,7 +180,8 @@ TEST_F(TtyTest, WithoutATerminalOnStdinNobodyIsAsked) {
 
 TEST_F(TtyTest, ExplicitTtyWithoutATerminalIsAnError) {
   // A new session has no controlling terminal, so /dev/tty cannot be opened.
-  std::vector<std::string> argv = Sandgate({"--approvals", "tty"}, {"connect", "127.0.0.1", "1"});
+  std::vector<std::string> argv =
+      AsCellIdentity(Sandgate({"--approvals", "tty"}, {"connect", "127.0.0.1", "1"}));
   std::vector<char*> cargv = CArgv(argv);
   int err[2];
   ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
@@ -192,6 +193,7 @@ TEST_F(TtyTest, ExplicitTtyWithoutATerminalIsAnError) {
     ::dup2(null, STDIN_FILENO);
     ::dup2(null, STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
+    if (::chdir(kSandgateCwd) != 0) _exit(126);
     ::execv(cargv[0], cargv.data());
     _exit(127);
   }

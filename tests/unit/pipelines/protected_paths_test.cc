@@ -205,6 +205,33 @@ TEST(ProtectedPathsTest, CwdUnderAWiderRootGetsItsOwnNamesProtected) {
                   PathKind{base / "proj/.codex", kMissing}, PathKind{base / "proj/.agents", kRO}));
 }
 
+// git finds the repository above a cwd deeper inside it: `-w base -C base/proj/sub` must
+// protect base/proj/.git (and block its missing neighbours), and nothing above it.
+TEST(ProtectedPathsTest, RepositoryAboveTheCwdUnderAWiderRootIsProtected) {
+  TempDir base;
+  fs::create_directories(base / "proj/.git/hooks");
+  fs::create_directories(base / "proj/sub/deeper");
+  EXPECT_THAT(
+      Find({base.Path()}, base / "proj/sub/deeper"),
+      UnorderedElementsAre(
+          PathKind{base / ".git", kMissing}, PathKind{base / ".codex", kMissing},
+          PathKind{base / ".agents", kMissing}, PathKind{base / "proj/sub/deeper/.git", kMissing},
+          PathKind{base / "proj/sub/deeper/.codex", kMissing},
+          PathKind{base / "proj/sub/deeper/.agents", kMissing},
+          PathKind{base / "proj/sub/.git", kMissing}, PathKind{base / "proj/sub/.codex", kMissing},
+          PathKind{base / "proj/sub/.agents", kMissing}, PathKind{base / "proj/.git", kRO},
+          PathKind{base / "proj/.codex", kMissing}, PathKind{base / "proj/.agents", kMissing}));
+}
+
+TEST(ProtectedPathsTest, ARepositoryAtTheCwdStopsTheWalkUpwards) {
+  TempDir base;
+  fs::create_directories(base / "a/.git");
+  fs::create_directories(base / "a/b/.git");
+  // The cwd's own .git is the one git uses: a/.git needs no protection for it.
+  EXPECT_THAT(Find({base.Path()}, base / "a/b"),
+              ::testing::Not(Contains(PathKind{base / "a/.git", kRO})));
+}
+
 TEST(ProtectedPathsTest, CwdGitPointerUnderAWiderRootProtectsGitdirAndCommondir) {
   TempDir base;
   fs::create_directories(base / "main/.git/worktrees/wt");
