@@ -2,7 +2,8 @@
 //
 // It implements only the mechanism an allowed connect cannot do without, with no policy, no
 // event loop, no logging and no project library:
-//   child:  unshare(CLONE_NEWNET) (so that a direct connect could not reach the host),
+//   child:  unshare(CLONE_NEWNET) (so that a direct connect could not reach the host; as an
+//           ordinary user with CLONE_NEWUSER too),
 //           no_new_privs, a hand-written classic BPF filter (no libseccomp) that returns
 //           SECCOMP_RET_USER_NOTIF for connect, ALLOW for everything else and kills on a foreign
 //           architecture or the x32 bit; the listener goes to the parent over a socketpair
@@ -173,7 +174,12 @@ int ConnectBench(int n, const char* address, const char* port) {
 }
 
 [[noreturn]] void Child(int channel, int n, const char* address, const char* port) {
-  if (::unshare(CLONE_NEWNET) != 0) _exit(ReportErrno("unshare(CLONE_NEWNET)"));
+  // An ordinary user gets a network namespace only together with a user namespace of its own,
+  // as bubblewrap's sandboxes have.
+  if (::unshare(CLONE_NEWNET) != 0 &&
+      (errno != EPERM || ::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)) {
+    _exit(ReportErrno("unshare(CLONE_NEWNET)"));
+  }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(ReportErrno("prctl(NO_NEW_PRIVS)"));
   int listener = InstallFilter();
   if (listener < 0) _exit(ReportErrno("seccomp(SET_MODE_FILTER, NEW_LISTENER)"));
