@@ -29,7 +29,15 @@ std::string_view FamilyName(const Destination& d) {
 }
 
 std::string_view CancelReasonName(CancelReason reason) {
-  return reason == CancelReason::kTimeout ? "timeout" : "process_exited";
+  switch (reason) {
+    case CancelReason::kTimeout:
+      return "timeout";
+    case CancelReason::kInterrupted:
+      return "interrupted";
+    case CancelReason::kProcessExited:
+      break;
+  }
+  return "process_exited";
 }
 
 std::optional<Problem> ReadStringList(const json& object, const char* key,

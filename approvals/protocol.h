@@ -82,7 +82,9 @@ struct DecisionNotice {
 
 [[nodiscard]] nlohmann::json DecisionNoticeParams(const DecisionNotice& notice);
 
-enum class CancelReason { kProcessExited, kTimeout };
+// kInterrupted: the held syscall was interrupted by a signal and not made again for the same
+// destination (the thread went on to something else): nobody waits for the answer any more.
+enum class CancelReason { kProcessExited, kTimeout, kInterrupted };
 
 [[nodiscard]] nlohmann::json ApprovalCancelledParams(std::string_view approval_id,
                                                      CancelReason reason);

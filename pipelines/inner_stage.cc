@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -108,15 +109,17 @@ int RunInnerStage(int argc, char** argv) noexcept {
     }
     auto filter = BuildSeccompFilter(args->network);
     if (!filter.Ok()) return Fail(args->handoff_fd, filter.Err().Message());
-    if (auto loaded = LoadSeccompFilter(filter.Value()); !loaded) {
-      return Fail(args->handoff_fd, loaded.Err().Message());
-    }
+    const char* wait_killable = std::getenv("SANDGATE_SECCOMP_WAIT_KILLABLE");
+    auto loaded = LoadSeccompFilter(
+        filter.Value(), args->network == NetworkMode::kApprove ? Listener::kWanted : Listener::kNone,
+        wait_killable != nullptr && std::string_view(wait_killable) == "off" ? WaitKillable::kDoNot
+                                                                            : WaitKillable::kAsk);
+    if (!loaded.Ok()) return Fail(args->handoff_fd, loaded.Err().Message());
 
     // The listener must never stay with the command: it could answer its own notifications.
-    int listener = -1;
-    if (args->network == NetworkMode::kApprove) {
-      listener = seccomp_notify_fd(filter.Value().get());
-      if (listener < 0) return Fail(args->handoff_fd, "seccomp listener missing after load");
+    const int listener = loaded->listener;
+    if (args->network == NetworkMode::kApprove && listener < 0) {
+      return Fail(args->handoff_fd, "seccomp listener missing after load");
     }
     std::string ready(1, kHandoffReady);
     if (listener >= 0) ready += std::to_string(listener);

@@ -1,11 +1,15 @@
 #include "pipelines/seccomp_filter.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "base/unique_fd.h"
 
@@ -116,13 +120,39 @@ base::Result<std::string> ExportFilterPfc(const SeccompFilter& filter) {
   return out;
 }
 
-base::Status LoadSeccompFilter(const SeccompFilter& filter) {
-  // All threads of the caller must be covered; the inner stage is single-threaded, TSYNC makes
-  // that a checked fact instead of an assumption.
-  if (auto s = Check(seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1), "tsync"); !s) {
-    return s;
+base::Result<LoadedFilter> LoadSeccompFilter(const SeccompFilter& filter, Listener listener,
+                                             WaitKillable wait_killable) {
+  // libseccomp 2.5 (Debian 12) cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so its
+  // program is exported and loaded here. The inner stage is single-threaded (it was just
+  // exec'd), so no thread of it escapes the filter without TSYNC.
+  base::UniqueFd fd(::memfd_create("sandgate-bpf", MFD_CLOEXEC));
+  if (!fd) return base::ErrnoError("memfd_create");
+  if (auto s = Check(seccomp_export_bpf(filter.get(), fd.Get()), "export_bpf"); !s) return s.Err();
+  std::vector<sock_filter> program;
+  sock_filter instruction{};
+  for (off_t offset = 0;; offset += static_cast<off_t>(sizeof instruction)) {
+    ssize_t n = ::pread(fd.Get(), &instruction, sizeof instruction, offset);
+    if (n < 0) return base::ErrnoError("pread(bpf)");
+    if (n == 0) break;
+    if (n != sizeof instruction) return base::Error{EPROTO, "exported BPF program is truncated"};
+    program.push_back(instruction);
   }
-  return Check(seccomp_load(filter.get()), "seccomp_load");
+  sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
+  const unsigned long base_flags =
+      listener == Listener::kWanted ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  LoadedFilter loaded;
+  long rc = -1;
+  if (listener == Listener::kWanted && wait_killable == WaitKillable::kAsk) {
+    // A notification sandgate has received then waits for fatal signals only: a signal storm
+    // cannot turn one connect into many (Linux 5.19+; older kernels refuse the flag).
+    rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                   base_flags | kSeccompFilterFlagWaitKillableRecv, &fprog);
+    loaded.wait_killable = rc >= 0;
+  }
+  if (rc < 0) rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, base_flags, &fprog);
+  if (rc < 0) return base::ErrnoError("seccomp(SECCOMP_SET_MODE_FILTER)");
+  loaded.listener = listener == Listener::kWanted ? static_cast<int>(rc) : -1;
+  return loaded;
 }
 
 }  // namespace sandgate::pipelines

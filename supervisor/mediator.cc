@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "approvals/protocol.h"
+#include "supervisor/answered_attempts.h"
 #include "supervisor/proxy_tunnel.h"
 #include "supervisor/sandbox_netns.h"
 #include "supervisor/sandbox_path.h"
@@ -32,6 +34,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxDatagram = 65507;
 // Most a TCP Fast Open send carried out on the command's behalf sends at once (a short send).
 constexpr std::uint64_t kMaxFastOpenData = 65536;
+
+// sandgate ran out of fds or memory: the command's syscall fails the way a connect or send
+// under resource pressure does (EAGAIN), never with an errno it cannot return.
+bool OutOfResources(int error) { return error == EMFILE || error == ENFILE || error == ENOMEM; }
 
 int PidfdGetfd(int pidfd, int fd) {
   return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
@@ -145,7 +151,19 @@ struct Mediator::Request {
   std::optional<std::string> approval_id;
   std::function<void(bool resolve)> on_name_decided;  // kName
   base::UniqueFd unix_target;  // unix path connects: O_PATH handle of the resolved socket
+  // Set (and recorded) once decided; what CarryOut carries out.
+  struct Decided {
+    Decision decision = Decision::kDeny;
+    DecisionSource source = DecisionSource::kDefault;
+    std::optional<std::string> rule;
+    std::optional<approvals::ProxyUrl> proxy;
+  };
+  std::optional<Decided> decided;
 };
+
+AttemptSignature Mediator::SignatureOf(const Request& request) {
+  return {request.notification.syscall, request.fd, request.destination};
+}
 
 Mediator::Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approver, AuditLog* audit,
                    MediatorOptions options, TerminateSandbox terminate)
@@ -154,7 +172,14 @@ Mediator::Mediator(uv_loop_t* loop, approvals::Engine& engine, Approver& approve
       approver_(approver),
       audit_(audit),
       options_(options),
-      terminate_(std::move(terminate)) {}
+      terminate_(std::move(terminate)) {
+  // Half the fds sandgate may open, at most 4,096, at least 16: the rest is for host sockets,
+  // pidfds and the loop.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    max_waiting_ = std::clamp<std::size_t>(files.rlim_cur / 2, 16, 4096);
+  }
+}
 
 Mediator::~Mediator() { Close(); }
 
@@ -184,6 +209,8 @@ base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
 
 void Mediator::Close() noexcept {
   CancelAll();
+  if (sweep_ != nullptr) sweep_->Close();
+  sweep_ = nullptr;
   if (dns_) dns_->Close();
   if (listener_) listener_->Close();
   for (auto& [pid, process] : processes_) {
@@ -193,6 +220,19 @@ void Mediator::Close() noexcept {
 }
 
 void Mediator::OnNotification(const Notification& n) noexcept {
+  // A thread is in one syscall at a time: whatever it still had waiting here was interrupted
+  // by a signal, and this may be the same attempt restarted. It is dropped once this one has
+  // been handled, so that a restart joins the prompt its first try opened instead of
+  // cancelling it and asking again.
+  std::optional<RequestId> interrupted;
+  if (auto it = waiting_by_tid_.find(n.tid); it != waiting_by_tid_.end()) {
+    interrupted = it->second;
+  }
+  Handle(n);
+  if (interrupted) DropInterrupted(*interrupted);
+}
+
+void Mediator::Handle(const Notification& n) noexcept {
   try {
     // A thread id that is a process we hold a pidfd for, still running, is that process's
     // leader (no other task can have the pid meanwhile); only other threads need /proc.
@@ -254,17 +294,76 @@ void Mediator::OnProcessExited(pid_t tgid) noexcept {
     if (request->pid == tgid) gone.push_back(id);
   }
   for (RequestId id : gone) {
-    auto removal = pending_.Remove(id);
-    auto node = waiting_.extract(id);
     // As with a timeout: the prompt is withdrawn first, then the attempt is recorded.
-    if (removal && removal->prompt == approvals::PromptState::kOrphaned) {
-      if (auto timer = timers_.find(removal->approval_id); timer != timers_.end()) {
-        timer->second->Close();
-        timers_.erase(timer);
-      }
-      approver_.Cancel(removal->approval_id, approvals::CancelReason::kProcessExited);
+    auto request = Withdraw(id, approvals::CancelReason::kProcessExited);
+    if (request) Record(*request, Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
+  }
+}
+
+std::unique_ptr<Mediator::Request> Mediator::Withdraw(RequestId id,
+                                                      approvals::CancelReason reason) noexcept {
+  auto removal = pending_.Remove(id);
+  auto request = TakeWaiting(id);
+  if (removal && removal->prompt == approvals::PromptState::kOrphaned) {
+    if (auto timer = timers_.find(removal->approval_id); timer != timers_.end()) {
+      timer->second->Close();
+      timers_.erase(timer);
     }
-    Record(*node.mapped(), Decision::kDeny, DecisionSource::kCancelled, std::nullopt);
+    approver_.Cancel(removal->approval_id, reason);
+  }
+  return request;
+}
+
+void Mediator::AddWaiting(std::unique_ptr<Request> request) noexcept {
+  const RequestId id = request->id;
+  if (request->kind != Kind::kName) waiting_by_tid_[request->notification.tid] = id;
+  waiting_.emplace(id, std::move(request));
+  EnsureSweep();
+}
+
+void Mediator::EnsureSweep() noexcept {
+  if (sweep_ != nullptr) return;
+  sweep_ = UvHandle<uv_timer_t>::Create();
+  uv_timer_init(loop_, sweep_->Get());
+  sweep_->Bind(this);
+  uv_timer_start(
+      sweep_->Get(),
+      [](uv_timer_t* t) { static_cast<Mediator*>(UvHandle<uv_timer_t>::From(t)->Owner())->Sweep(); },
+      kSweepInterval.count(), kSweepInterval.count());
+}
+
+std::unique_ptr<Mediator::Request> Mediator::TakeWaiting(RequestId id) noexcept {
+  auto node = waiting_.extract(id);
+  if (node.empty()) return nullptr;
+  auto request = std::move(node.mapped());
+  if (auto it = waiting_by_tid_.find(request->notification.tid);
+      it != waiting_by_tid_.end() && it->second == id) {
+    waiting_by_tid_.erase(it);
+  }
+  return request;
+}
+
+void Mediator::DropInterrupted(RequestId id) noexcept {
+  // The kernel has answered it already (EINTR, or a restart as a new notification): no
+  // decision, no record, and our copy of the socket goes now.
+  if (Withdraw(id, approvals::CancelReason::kInterrupted)) {
+    spdlog::debug("request {}: its syscall was interrupted; dropped", id);
+  }
+}
+
+void Mediator::Sweep() noexcept {
+  // What a signal interrupted and the thread never made again: found here, at the latest.
+  std::vector<RequestId> dead;
+  for (const auto& [id, request] : waiting_) {
+    if (request->kind != Kind::kName && !listener_->IdValid(request->notification.id)) {
+      dead.push_back(id);
+    }
+  }
+  for (RequestId id : dead) DropInterrupted(id);
+  answered_.Expire(Clock::now());
+  if (waiting_.empty() && answered_.Empty()) {
+    sweep_->Close();
+    sweep_ = nullptr;
   }
 }
 
@@ -280,12 +379,15 @@ std::unique_ptr<Mediator::Request> Mediator::BeginRequest(const Notification& n,
 
   Process* process = ProcessFor(tgid);
   if (process == nullptr) {
-    listener_->RespondError(n.id, ESRCH);
+    listener_->RespondError(n.id, OutOfResources(errno) ? EAGAIN : ESRCH);
     return nullptr;
   }
   request->socket.Reset(PidfdGetfd(process->pidfd.Get(), request->fd));
   if (!request->socket) {
-    listener_->RespondError(n.id, errno == EBADF ? EBADF : ENOTSOCK);
+    const int error = errno;
+    listener_->RespondError(n.id, OutOfResources(error) ? EAGAIN
+                                  : error == EBADF      ? EBADF
+                                                        : ENOTSOCK);
     return nullptr;
   }
   auto shape = ReadSocketShape(request->socket.Get());
@@ -502,6 +604,11 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
 }
 
 void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
+  if (request->kind != Kind::kName && !answered_.Empty()) {
+    if (auto answered = answered_.TakeFor(request->notification.tid, SignatureOf(*request))) {
+      return Resume(std::move(request), std::move(*answered));
+    }
+  }
   auto decision = engine_.Decide(request->destination);
   // Shown, audited and tunnelled by the name the deciding rule is about, not the last resolved.
   if (decision.matched_host) request->destination.host = decision.matched_host;
@@ -518,6 +625,18 @@ void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
       break;
   }
   const RequestId id = request->id;
+  if (waiting_.size() >= max_waiting_) {
+    // Bounded: each waiting request holds our copy of the command's socket. The attempt fails
+    // as a connect or send under resource pressure does, and nothing is recorded or asked.
+    const auto now = Clock::now();
+    if (now - last_overload_log_ > std::chrono::seconds(1)) {
+      spdlog::warn("{} requests already wait for a decision (the limit): refusing more with EAGAIN",
+                   waiting_.size());
+      last_overload_log_ = now;
+    }
+    if (request->kind == Kind::kName) return request->on_name_decided(false);
+    return listener_->RespondError(request->notification.id, EAGAIN);
+  }
   auto added = pending_.Add(approvals::PendingKeyFor(request->destination), id);
   request->approval_id = added.approval_id;
   approvals::ApprovalRequest prompt;
@@ -533,7 +652,7 @@ void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
     prompt.destination = request->destination;
     prompt.available_decisions = approvals::AllDecisionNames();
   }
-  waiting_.emplace(id, std::move(request));
+  AddWaiting(std::move(request));
   if (added.need != approvals::PromptNeed::kSendPrompt) return;
 
   if (options_.approval_timeout.count() > 0) {
@@ -622,9 +741,26 @@ void Mediator::ResolvePrompt(const std::string& approval_id, Decision decision,
     timers_.erase(timer);
   }
   for (RequestId id : pending_.Resolve(approval_id)) {
-    auto node = waiting_.extract(id);
-    if (node.empty()) continue;
-    Carry(std::move(node.mapped()), decision, source, rule, proxy);
+    auto request = TakeWaiting(id);
+    if (!request) continue;
+    // Validity first: a notification the kernel has already given up on costs nothing (no host
+    // connect, no datagram, no record); its socket copy goes with `request`.
+    if (request->kind != Kind::kName && !listener_->IdValid(request->notification.id)) {
+      // Interrupted just as the answer came: its restart gets the answer, not a new prompt.
+      spdlog::debug("request {}: interrupted before the decision; kept for its restart", id);
+      AnsweredAttempt attempt;
+      attempt.signature = SignatureOf(*request);
+      attempt.decision = decision;
+      attempt.source = source;
+      attempt.rule = rule;
+      attempt.proxy = proxy;
+      attempt.approval_id = request->approval_id;
+      answered_.Remember(request->notification.tid, std::move(attempt));
+      EnsureSweep();
+      continue;
+    }
+    if (request->kind != Kind::kName) answered_.Forget(request->notification.tid);
+    Carry(std::move(request), decision, source, rule, proxy);
   }
 }
 
@@ -659,16 +795,66 @@ void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, Decisi
     }
   }
   Record(*request, decision, source, rule, proxy);
+  request->decided = Request::Decided{decision, source, std::move(rule), std::move(proxy)};
+  CarryOut(std::move(request));
+}
+
+void Mediator::CarryOut(std::unique_ptr<Request> request) noexcept {
+  const Decision decision = request->decided->decision;
   if (request->kind == Kind::kName) return request->on_name_decided(decision == Decision::kAllow);
   if (decision == Decision::kDeny) {
     return listener_->RespondError(request->notification.id, EPERM);
   }
-  if (decision == Decision::kRoute) return RouteConnect(std::move(request), *proxy);
+  if (decision == Decision::kRoute) {
+    const approvals::ProxyUrl proxy = *request->decided->proxy;
+    return RouteConnect(std::move(request), proxy);
+  }
   if (request->destination.protocol == approvals::Protocol::kUnix) {
     return AllowUnixConnect(std::move(request));
   }
   if (request->kind == Kind::kConnect) return AllowConnect(std::move(request));
   AllowSend(std::move(request));
+}
+
+void Mediator::KeepForRestart(const Request& request, base::UniqueFd carried,
+                              std::int64_t result) noexcept {
+  AnsweredAttempt attempt;
+  attempt.signature = SignatureOf(request);
+  attempt.decision = request.decided->decision;
+  attempt.source = request.decided->source;
+  attempt.rule = request.decided->rule;
+  attempt.proxy = request.decided->proxy;
+  attempt.approval_id = request.approval_id;
+  attempt.recorded = true;
+  attempt.carried = std::move(carried);
+  attempt.result = result;
+  answered_.Remember(request.notification.tid, std::move(attempt));
+  EnsureSweep();
+}
+
+void Mediator::Resume(std::unique_ptr<Request> request, AnsweredAttempt answered) noexcept {
+  spdlog::debug("request {}: the restart of an attempt answered already", request->id);
+  request->approval_id = answered.approval_id;
+  if (!answered.recorded) {
+    return Carry(std::move(request), answered.decision, answered.source, std::move(answered.rule),
+                 std::move(answered.proxy));
+  }
+  request->decided =
+      Request::Decided{answered.decision, answered.source, answered.rule, answered.proxy};
+  if (!answered.carried) return CarryOut(std::move(request));
+  switch (Place(*request, answered.carried)) {
+    case Placed::kInterrupted:
+      answered_.Remember(request->notification.tid, std::move(answered));
+      return EnsureSweep();
+    case Placed::kFailed:
+      return;
+    case Placed::kYes:
+      break;
+  }
+  const auto id = request->notification.id;
+  if (answered.result < 0) return listener_->RespondError(id, static_cast<int>(-answered.result));
+  if (request->fast_open) return RespondSent(*request, answered.result);
+  listener_->RespondValue(id, 0);
 }
 
 void Mediator::Record(const Request& request, Decision decision, DecisionSource source,
@@ -718,7 +904,8 @@ void Mediator::AllowConnect(std::unique_ptr<Request> request) noexcept {
   auto host = OpenHostSocket(request->shape, request->socket.Get());
   if (!host.Ok()) {
     spdlog::error("{}", host.Err().Message());
-    return listener_->RespondError(request->notification.id, host.Err().errnum);
+    const int error = host.Err().errnum;
+    return listener_->RespondError(request->notification.id, OutOfResources(error) ? EAGAIN : error);
   }
   auto shared_host = std::make_shared<base::UniqueFd>(std::move(host.Value()));
   std::shared_ptr<Request> shared_request(std::move(request));
@@ -834,7 +1021,7 @@ void Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
   listener_->RespondValue(id, 1);
 }
 
-bool Mediator::Place(const Request& request, const base::UniqueFd& socket) noexcept {
+Mediator::Placed Mediator::Place(const Request& request, const base::UniqueFd& socket) noexcept {
   // sandgate makes every socket non-blocking for its own loop; the command gets the mode it had.
   if (!request.shape.nonblocking) {
     ::fcntl(socket.Get(), F_SETFL, ::fcntl(socket.Get(), F_GETFL) & ~O_NONBLOCK);
@@ -842,13 +1029,14 @@ bool Mediator::Place(const Request& request, const base::UniqueFd& socket) noexc
   const auto id = request.notification.id;
   bool cloexec = TargetFdCloexec(request.pid, request.fd);
   if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
-    // ENOENT: the caller was interrupted or is gone; the connection dies with our copy.
+    // ENOENT: the caller was interrupted or is gone (then nobody reads this answer).
     spdlog::debug("{}", installed.Err().Message());
-    listener_->RespondError(id, installed.Err().errnum == ENOENT ? EINTR : EPERM);
-    return false;
+    const bool interrupted = installed.Err().errnum == ENOENT;
+    listener_->RespondError(id, interrupted ? EINTR : EPERM);
+    return interrupted ? Placed::kInterrupted : Placed::kFailed;
   }
   RememberHostSocket(socket.Get());
-  return true;
+  return Placed::kYes;
 }
 
 void Mediator::Install(const Request& request, const base::UniqueFd& socket, int error) noexcept {
@@ -861,7 +1049,19 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
     if (sent < 0 && errno != EAGAIN) return listener_->RespondError(id, errno);
     result = std::max<ssize_t>(sent, 0);
   }
-  if (!Place(request, socket)) return;
+  switch (Place(request, socket)) {
+    case Placed::kInterrupted: {
+      // Interrupted while it was carried out: the connection (and a Fast Open's data) is made
+      // and stays made; the restarted syscall gets it rather than a second one.
+      base::UniqueFd copy(::fcntl(socket.Get(), F_DUPFD_CLOEXEC, 0));
+      if (copy && request.decided) KeepForRestart(request, std::move(copy), error != 0 ? -error : result);
+      return;
+    }
+    case Placed::kFailed:
+      return;
+    case Placed::kYes:
+      break;
+  }
   if (error != 0) return listener_->RespondError(id, error);
   if (request.fast_open) return RespondSent(request, result);
   listener_->RespondValue(id, 0);
@@ -910,9 +1110,20 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
     // The reply must come back to the command: its datagram socket is replaced by a host one,
     // from which sandgate sends this datagram.
     auto opened = OpenHostSocket(request->shape, request->socket.Get());
-    if (!opened.Ok()) return listener_->RespondError(id, opened.Err().errnum);
+    if (!opened.Ok()) {
+      const int error = opened.Err().errnum;
+      return listener_->RespondError(id, OutOfResources(error) ? EAGAIN : error);
+    }
     host = std::move(opened.Value());
-    if (!Place(*request, host)) return;
+    switch (Place(*request, host)) {
+      case Placed::kInterrupted:
+        // Nothing was sent yet: the restart sends it, under the decision already recorded.
+        return KeepForRestart(*request, base::UniqueFd(), 0);
+      case Placed::kFailed:
+        return;
+      case Placed::kYes:
+        break;
+    }
     socket = host.Get();
   }
   ssize_t sent = ::sendto(socket, request->payload.data(), request->payload.size(),

@@ -16,11 +16,13 @@
 
 #include "approvals/destination.h"
 #include "approvals/dns_names.h"
+#include "approvals/protocol.h"
 #include "approvals/proxy_url.h"
 #include "approvals/resolv_conf.h"
 #include "approvals/pending.h"
 #include "approvals/policy.h"
 #include "base/unique_fd.h"
+#include "supervisor/answered_attempts.h"
 #include "supervisor/approver.h"
 #include "supervisor/audit_log.h"
 #include "supervisor/dns_forwarder.h"
@@ -80,6 +82,7 @@ class Mediator {
   using RequestId = std::uint64_t;
 
   void OnNotification(const Notification& n) noexcept;
+  void Handle(const Notification& n) noexcept;
   // The part every request shares: our copy of the command's socket and its shape. Answers the
   // notification itself and returns null when there is no socket to look at.
   std::unique_ptr<Request> BeginRequest(const Notification& n, pid_t tgid, Kind kind) noexcept;
@@ -91,6 +94,17 @@ class Mediator {
   Process* ProcessFor(pid_t tgid) noexcept;
   void OnProcessExited(pid_t tgid) noexcept;
 
+  // The table of requests waiting for a prompt's answer, indexed by thread as well.
+  void AddWaiting(std::unique_ptr<Request> request) noexcept;
+  std::unique_ptr<Request> TakeWaiting(RequestId id) noexcept;
+  // Takes a waiting request out of its prompt; a prompt left without waiters is cancelled with
+  // `reason`.
+  std::unique_ptr<Request> Withdraw(RequestId id, approvals::CancelReason reason) noexcept;
+  // A request whose syscall the kernel no longer holds: gone without a trace of its own.
+  void DropInterrupted(RequestId id) noexcept;
+  void EnsureSweep() noexcept;
+  void Sweep() noexcept;
+
   // Policy first; "ask" goes to the approver (one prompt for identical pending requests).
   void Mediate(std::unique_ptr<Request> request) noexcept;
   void OnAnswer(const std::string& approval_id, const approvals::Answer& answer,
@@ -101,6 +115,13 @@ class Mediator {
   void Carry(std::unique_ptr<Request> request, approvals::Decision decision,
              approvals::DecisionSource source, std::optional<std::string> rule,
              std::optional<approvals::ProxyUrl> proxy = std::nullopt) noexcept;
+  // Carries out what `request->decided` says (recorded already).
+  void CarryOut(std::unique_ptr<Request> request) noexcept;
+  // The syscall was interrupted while its decision was being carried out: what was done is kept
+  // for its restart (AnsweredAttempts).
+  void KeepForRestart(const Request& request, base::UniqueFd carried, std::int64_t result) noexcept;
+  void Resume(std::unique_ptr<Request> request, AnsweredAttempt answered) noexcept;
+  static AttemptSignature SignatureOf(const Request& request);
   void Record(const Request& request, approvals::Decision decision,
               approvals::DecisionSource source, const std::optional<std::string>& rule,
               const std::optional<approvals::ProxyUrl>& proxy = std::nullopt) noexcept;
@@ -111,8 +132,9 @@ class Mediator {
   // Answers a send carried out on the command's behalf: bytes sent, or for sendmmsg one message.
   void RespondSent(const Request& request, ssize_t sent) noexcept;
   // Puts `socket` at the command's fd, in the blocking mode the command's socket had, and
-  // remembers it as sandgate's. False when that failed; the notification is answered then.
-  bool Place(const Request& request, const base::UniqueFd& socket) noexcept;
+  // remembers it as sandgate's. When that failed the notification is answered already.
+  enum class Placed { kYes, kInterrupted, kFailed };
+  Placed Place(const Request& request, const base::UniqueFd& socket) noexcept;
   // Places `socket` and answers: 0, -`error`, or for a Fast Open the bytes sent.
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
@@ -138,6 +160,14 @@ class Mediator {
   HostSockets host_sockets_;  // what sandgate installed: never CONTINUEd as a sandbox socket
   approvals::PendingTable pending_;
   std::map<RequestId, std::unique_ptr<Request>> waiting_;
+  std::map<pid_t, RequestId> waiting_by_tid_;  // the latest waiting request of each thread
+  AnsweredAttempts answered_;
+  // While requests wait: drops those whose syscall was interrupted and never made again.
+  UvHandle<uv_timer_t>* sweep_ = nullptr;
+  static constexpr std::chrono::milliseconds kSweepInterval{250};
+  // At most this many requests wait at once (each holds an fd): see Mediator().
+  std::size_t max_waiting_ = 4096;
+  std::chrono::steady_clock::time_point last_overload_log_{};
   std::map<std::string, UvHandle<uv_timer_t>*> timers_;
   RequestId next_request_ = 1;
   // Expires with the mediator: completions of connects and tunnels still under way when the

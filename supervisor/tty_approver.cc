@@ -113,6 +113,8 @@ std::string_view CancelReasonText(approvals::CancelReason reason) {
       return "no answer in time";
     case approvals::CancelReason::kProcessExited:
       return "the process exited";
+    case approvals::CancelReason::kInterrupted:
+      return "the program gave up waiting (interrupted)";
   }
   return "cancelled";
 }

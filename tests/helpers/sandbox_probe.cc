@@ -178,6 +178,70 @@ int FastOpen(const char* address, const char* port) {
   return Report(static_cast<int>(sendto(fd, "x", 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&sa), sizeof sa)));
 }
 
+// One connect, UDP send or Fast Open send (`kind`), made once by a worker thread while the main
+// thread sends it SIGUSR1 every 2 ms until it is done: what Go's SIGURG preemption, profilers
+// and JVMs do to a program whose connect waits for a decision. `mode` "restart" installs the
+// handler with SA_RESTART; "retry" installs it without and repeats the call on EINTR, as careful
+// programs do. Prints "ok signals=N" (for udp: the echo came back) or "err ENAME signals=N".
+std::atomic<int> g_storm_signals{0};
+
+int SignalStorm(const std::string& mode, const std::string& kind, const char* address,
+                const char* port) {
+  struct sigaction action {};
+  action.sa_handler = [](int) { g_storm_signals.fetch_add(1); };
+  action.sa_flags = mode == "restart" ? SA_RESTART : 0;
+  sigaction(SIGUSR1, &action, nullptr);
+  const auto sa = V4(address, port);
+  std::atomic<pid_t> worker_tid{0};
+  std::atomic<bool> done{false};
+  int result = -1;
+  int error = 0;
+  std::thread worker([&] {
+    worker_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    const bool udp = kind == "udp";
+    int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    auto once = [&]() -> long {
+      if (kind == "connect") return connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+      if (kind == "tfo") {
+        return sendto(fd, "x", 1, MSG_FASTOPEN, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+      }
+      return sendto(fd, "ping", 4, 0, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    };
+    long rc;
+    do {
+      rc = once();
+    } while (rc < 0 && errno == EINTR && mode == "retry");
+    error = errno;
+    if (rc >= 0 && udp) {
+      // The reply must reach the socket that sent: wait for it (signals may interrupt the wait).
+      pollfd p{fd, POLLIN, 0};
+      int ready;
+      do {
+        ready = poll(&p, 1, 10000);
+      } while (ready < 0 && errno == EINTR);
+      char buf[16];
+      rc = ready == 1 ? recv(fd, buf, sizeof buf, 0) : -1;
+      error = ready == 1 ? errno : ETIMEDOUT;
+      if (rc != 4) rc = -1;
+    }
+    result = rc >= 0 ? 0 : -1;
+    done = true;
+  });
+  while (worker_tid == 0) std::this_thread::yield();
+  while (!done) {
+    syscall(SYS_tgkill, getpid(), worker_tid.load(), SIGUSR1);
+    usleep(2000);
+  }
+  worker.join();
+  if (result == 0) {
+    std::printf("ok signals=%d\n", g_storm_signals.load());
+    return 0;
+  }
+  const char* name = strerrorname_np(error);
+  std::printf("err %s signals=%d\n", name ? name : "?", g_storm_signals.load());
+  return 1;
+}
+
 int ConnectOnce(const sockaddr_in& sa) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int rc = connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
@@ -673,6 +737,7 @@ int main(int argc, char** argv) {
     for (;;) pause();
   }
   if (cmd == "exit") return std::atoi(arg(2));
+  if (cmd == "signal-storm") return SignalStorm(arg(2), arg(3), arg(4), arg(5));
   if (cmd == "without-setns") return WithoutSetns(argv + 2);
   if (cmd == "without-userns") return WithoutUserNamespaces(argv + 2);
   if (cmd == "kill-self") {

@@ -94,6 +94,9 @@ class Controller {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
+  // sandgate's pid (or setpriv's, which execs it), e.g. to count its fds.
+  [[nodiscard]] pid_t Pid() const { return pid_; }
+
   std::vector<json> seen;
 
  private:
