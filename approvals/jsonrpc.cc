@@ -68,6 +68,24 @@ std::size_t NestingDepth(std::string_view line) {
 
 bool IsValidId(const json& id) { return id.is_string() || id.is_number_integer(); }
 
+// The id of a message too deeply nested to be taken as a whole: read from the top-level object
+// alone, every nested value discarded unbuilt (nlohmann's parser keeps its own stack, so depth
+// costs a bit per level, not recursion). Null when even the envelope is unreadable.
+json EnvelopeId(std::string_view line) {
+  try {
+    json envelope = json::parse(line, [](int depth, json::parse_event_t event, json&) {
+      const bool container = event == json::parse_event_t::object_start ||
+                             event == json::parse_event_t::array_start;
+      return !(container && depth >= 1);
+    });
+    if (!envelope.is_object()) return nullptr;
+    const auto id = envelope.find("id");
+    return id != envelope.end() && IsValidId(*id) ? *id : json(nullptr);
+  } catch (const json::exception&) {
+    return nullptr;
+  }
+}
+
 // The id to echo in an error reply: the request's own when it is usable, else null.
 json EchoId(const json& message) {
   const auto it = message.find("id");
@@ -169,7 +187,7 @@ IncomingMessage ClassifyLine(std::string_view line, std::span<const std::string_
     return RpcIgnored{"blank line"};
   }
   if (NestingDepth(line) > kMaxNestingDepth) {
-    return Reply(nullptr, kInvalidRequest,
+    return Reply(EnvelopeId(line), kInvalidRequest,
                  "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
   }
 

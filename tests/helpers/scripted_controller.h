@@ -23,7 +23,8 @@ using nlohmann::json;
 // sandgate with its stdin/stdout on pipes held by the test: the controller's side.
 class Controller {
  public:
-  explicit Controller(std::vector<std::string> args) {
+  // `wrapper`: a command that runs sandgate (e.g. prlimit with its options and "--"), outermost.
+  explicit Controller(std::vector<std::string> args, std::vector<std::string> wrapper = {}) {
     // A late answer may reach a sandgate that already exited: that is an EPIPE, not a crash.
     std::signal(SIGPIPE, SIG_IGN);
     int in[2], out[2];
@@ -31,6 +32,7 @@ class Controller {
     std::vector<std::string> argv = {SandgateBinary(), "run", "--approvals", "stdio"};
     argv.insert(argv.end(), args.begin(), args.end());
     argv = AsCellIdentity(std::move(argv));
+    argv.insert(argv.begin(), wrapper.begin(), wrapper.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);

@@ -45,12 +45,13 @@ class SignalStormTest : public SandboxTest, public ::testing::WithParamInterface
  protected:
   // The probe storms its own connecting thread; the controller answers `accept` after 1.5 s.
   StormResult Storm(const std::string& mode, const std::string& kind, const std::string& port,
-                    const std::string& wait_killable) {
+                    const std::string& wait_killable, std::vector<std::string> wrapper = {}) {
     StormResult result;
     const auto audit = dir_ / ("audit-" + mode + "-" + kind + ".jsonl");
     ::setenv("SANDGATE_SECCOMP_WAIT_KILLABLE", wait_killable.c_str(), 1);
     Controller c({"--audit-log", audit.string(), "--", ProbeBinary(), "signal-storm", mode, kind,
-                  "127.0.0.1", port});
+                  "127.0.0.1", port},
+                 std::move(wrapper));
     ::unsetenv("SANDGATE_SECCOMP_WAIT_KILLABLE");
     EXPECT_FALSE(c.Next("sandbox/started").is_null());
     result.fds_before = OpenFds(c.Pid());
@@ -121,6 +122,18 @@ TEST_P(SignalStormTest, PendingFastOpenIsOneConnectionAndOnePayload) {
     ExpectOneAttempt(r);
     EXPECT_EQ(listener.Accepted(), 1);
   }
+}
+
+// sandgate with few fds (RLIMIT_NOFILE 40, a little over what it holds idle): before, each
+// interrupted notification held a socket copy until the answer, the limit was hit and the
+// command's connect failed with ESRCH while the late answer still opened hundreds of host
+// connections. Now nothing accumulates: one connect, one connection.
+TEST_P(SignalStormTest, FewFdsAreEnoughForAStorm) {
+  HostTcpListener listener;
+  auto r = Storm("restart", "connect", listener.Port(), GetParam(),
+                 {"/usr/bin/prlimit", "--nofile=40", "--"});
+  ExpectOneAttempt(r);
+  EXPECT_EQ(listener.Accepted(), 1);
 }
 
 // "on": the kernel's WAIT_KILLABLE_RECV; "off": the fallback of kernels before 5.19.

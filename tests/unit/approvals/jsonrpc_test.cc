@@ -150,11 +150,32 @@ TEST(JsonRpcTest, DeepNestingIsRefusedBeforeParsing) {
   }
   deep += "}";
   EXPECT_EQ(ErrorReplyFor(deep)["error"]["code"], kInvalidRequest);
+  // The envelope is readable: the error carries the request's own id.
+  EXPECT_EQ(ErrorReplyFor(deep)["id"], 1);
   // Brackets inside strings do not count.
   const std::string in_string =
       R"({"jsonrpc":"2.0","id":1,"method":"policy/update","params":{"allow":[")" +
       std::string(200, '[') + R"("]}})";
   EXPECT_TRUE(std::holds_alternative<RpcRequest>(Classify(in_string)));
+}
+
+// 100,000 levels inside params, well under the 1 MiB line limit: refused without recursion,
+// answered with the request's id; an unreadable envelope or an unusable id gives null.
+TEST(JsonRpcTest, VeryDeepParamsGetTheirErrorWithTheirOwnId) {
+  auto nested = [](const std::string& head, std::size_t levels) {
+    return head + std::string(levels, '[') + std::string(levels, ']') + "}";
+  };
+  const auto deep = nested(R"({"jsonrpc":"2.0","id":"req-7","method":"policy/update","params":)",
+                           100000);
+  ASSERT_LT(deep.size(), kMaxLineBytes);
+  json reply = ErrorReplyFor(deep);
+  EXPECT_EQ(reply["id"], "req-7");
+  EXPECT_EQ(reply["error"]["code"], kInvalidRequest);
+  EXPECT_TRUE(ErrorReplyFor(nested(R"({"jsonrpc":"2.0","id":[1],"method":"x","params":)", 100000))
+                  ["id"]
+                      .is_null());
+  EXPECT_TRUE(ErrorReplyFor(std::string(100000, '[')).contains("id"));
+  EXPECT_TRUE(ErrorReplyFor(std::string(100000, '['))["id"].is_null());
 }
 
 TEST(JsonRpcTest, BlankLinesAreIgnored) {
