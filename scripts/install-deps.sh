@@ -13,6 +13,8 @@ packages=(
   # Fuzz targets (libFuzzer comes with clang's runtime package) and a forging script in the
   # DNS escape tests.
   clang libclang-rt-14-dev python3
+  # A real Go program in the signal tests (the runtime preempts threads with signals).
+  golang-go
 )
 
 if [[ $(id -u) -ne 0 ]]; then
