@@ -1054,7 +1054,9 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
       // Interrupted while it was carried out: the connection (and a Fast Open's data) is made
       // and stays made; the restarted syscall gets it rather than a second one.
       base::UniqueFd copy(::fcntl(socket.Get(), F_DUPFD_CLOEXEC, 0));
-      if (copy && request.decided) KeepForRestart(request, std::move(copy), error != 0 ? -error : result);
+      if (copy && request.decided) {
+        KeepForRestart(request, std::move(copy), error != 0 ? -error : result);
+      }
       return;
     }
     case Placed::kFailed:
