@@ -27,6 +27,19 @@ std::optional<AnsweredAttempt> AnsweredAttempts::TakeFor(pid_t tid,
   return out;
 }
 
+std::optional<AnsweredAttempt> AnsweredAttempts::TakeInstalled(pid_t tid, int syscall, int fd,
+                                                               std::uint64_t cookie) {
+  auto it = by_thread_.find(tid);
+  if (it == by_thread_.end() || !it->second.installed) return std::nullopt;
+  std::optional<AnsweredAttempt> out;
+  const auto& signature = it->second.signature;
+  if (signature.syscall == syscall && signature.fd == fd && *it->second.installed == cookie) {
+    out = std::move(it->second);
+  }
+  by_thread_.erase(it);
+  return out;
+}
+
 void AnsweredAttempts::Expire(std::chrono::steady_clock::time_point now) {
   for (auto it = by_thread_.begin(); it != by_thread_.end();) {
     it = it->second.expiry <= now ? by_thread_.erase(it) : std::next(it);

@@ -42,6 +42,10 @@ struct AnsweredAttempt {
   // installed (a Fast Open's byte count, 0, or -errno such as -EINPROGRESS).
   base::UniqueFd carried;
   std::int64_t result = 0;
+  // Carried out and installed, only the answer was lost (interrupted between ADDFD and SEND):
+  // the cookie of the socket now at the command's fd. Its restart, on that very socket, just
+  // gets `result` (a connect on it would say EISCONN, a Fast Open would send its data again).
+  std::optional<std::uint64_t> installed;
   std::chrono::steady_clock::time_point expiry;
 };
 
@@ -55,6 +59,10 @@ class AnsweredAttempts {
   void Remember(pid_t tid, AnsweredAttempt attempt);
   // The answer for `signature` if `tid` has one; a different attempt of `tid` forgets it.
   [[nodiscard]] std::optional<AnsweredAttempt> TakeFor(pid_t tid, const AttemptSignature& signature);
+  // The installed attempt of `tid` whose restart this is: the same syscall on the same fd, now
+  // holding the very socket installed for it. Another call of `tid` forgets an installed one.
+  [[nodiscard]] std::optional<AnsweredAttempt> TakeInstalled(pid_t tid, int syscall, int fd,
+                                                             std::uint64_t cookie);
   void Forget(pid_t tid) { by_thread_.erase(tid); }
   void Expire(std::chrono::steady_clock::time_point now);
   [[nodiscard]] bool Empty() const { return by_thread_.empty(); }

@@ -164,14 +164,14 @@ void HostConnect::Start(uv_loop_t* loop, int socket, const sockaddr_storage& add
   });
 }
 
-namespace {
-
-std::optional<std::uint64_t> CookieOf(int fd) {
+std::optional<std::uint64_t> SocketCookie(int fd) {
   std::uint64_t cookie = 0;
   socklen_t len = sizeof cookie;
   if (::getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return std::nullopt;
   return cookie;
 }
+
+namespace {
 
 // The `data` of every entry of the epoll instance `epfd` ("tfd: ... data: <hex> ..." lines of
 // its fdinfo); nullopt when it cannot be read or a line does not look as expected.
@@ -218,7 +218,7 @@ HostSockets::HostSockets() : watch_(::epoll_create1(EPOLL_CLOEXEC)) {
 
 void HostSockets::Remember(int fd) noexcept {
   try {
-    auto cookie = CookieOf(fd);
+    auto cookie = SocketCookie(fd);
     if (!cookie) {
       // Cannot happen for a socket (SO_COOKIE exists since Linux 4.12). Loudly, because the
       // socket will be taken for a sandbox socket.
@@ -243,7 +243,7 @@ void HostSockets::Remember(int fd) noexcept {
 }
 
 bool HostSockets::Contains(int fd) const noexcept {
-  auto cookie = CookieOf(fd);
+  auto cookie = SocketCookie(fd);
   return cookie && cookies_.count(*cookie) > 0;
 }
 

@@ -71,6 +71,9 @@ class HostConnect {
 // sockets at an amortized O(1) per socket.
 //
 // Loop thread only.
+// The socket's SO_COOKIE: unique for the kernel's lifetime (an inode number can be reused).
+[[nodiscard]] std::optional<std::uint64_t> SocketCookie(int fd);
+
 class HostSockets {
  public:
   HostSockets();

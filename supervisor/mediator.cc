@@ -159,6 +159,7 @@ struct Mediator::Request {
     std::optional<approvals::ProxyUrl> proxy;
   };
   std::optional<Decided> decided;
+  bool seen_dead = false;  // a sweep found its notification gone (see Sweep)
 };
 
 AttemptSignature Mediator::SignatureOf(const Request& request) {
@@ -228,8 +229,17 @@ void Mediator::OnNotification(const Notification& n) noexcept {
   if (auto it = waiting_by_tid_.find(n.tid); it != waiting_by_tid_.end()) {
     interrupted = it->second;
   }
+  died_while_read_ = false;
   Handle(n);
-  if (interrupted) DropInterrupted(*interrupted);
+  // Unless this one died too while it was being read (a storm is that fast): then the earlier
+  // request keeps the prompt for the next restart.
+  if (interrupted && !died_while_read_) DropInterrupted(*interrupted);
+}
+
+bool Mediator::StillHeld(std::uint64_t id) noexcept {
+  if (listener_->IdValid(id)) return true;
+  died_while_read_ = true;
+  return false;
 }
 
 void Mediator::Handle(const Notification& n) noexcept {
@@ -352,12 +362,14 @@ void Mediator::DropInterrupted(RequestId id) noexcept {
 }
 
 void Mediator::Sweep() noexcept {
-  // What a signal interrupted and the thread never made again: found here, at the latest.
+  // What a signal interrupted and the thread never made again: found here. Only when it was
+  // dead at two sweeps in a row: a restart comes microseconds after the signal handler, and a
+  // request caught in between must keep its prompt for that restart to join.
   std::vector<RequestId> dead;
   for (const auto& [id, request] : waiting_) {
-    if (request->kind != Kind::kName && !listener_->IdValid(request->notification.id)) {
-      dead.push_back(id);
-    }
+    if (request->kind == Kind::kName || listener_->IdValid(request->notification.id)) continue;
+    if (request->seen_dead) dead.push_back(id);
+    request->seen_dead = true;
   }
   for (RequestId id : dead) DropInterrupted(id);
   answered_.Expire(Clock::now());
@@ -397,6 +409,18 @@ std::unique_ptr<Mediator::Request> Mediator::BeginRequest(const Notification& n,
   }
   request->shape = shape.Value();
   request->host_socket = IsHostSocket(request->socket.Get());
+  if (request->host_socket && !answered_.Empty()) {
+    // The restart of an attempt carried out to the end but whose answer an interruption lost:
+    // the same call on the socket sandgate installed for it. Answered the same, done once.
+    auto cookie = SocketCookie(request->socket.Get());
+    if (auto done = cookie ? answered_.TakeInstalled(n.tid, n.syscall, request->fd, *cookie)
+                           : std::nullopt) {
+      spdlog::debug("request {}: the restart of an attempt carried out already", request->id);
+      if (n.syscall == SYS_sendmmsg) request->batch_address = n.args[1];
+      Answer(*request, done->result, request->socket.Get());
+      return nullptr;
+    }
+  }
   return request;
 }
 
@@ -411,7 +435,7 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   auto bytes = ReadTargetMemory(tgid, n.args[1], static_cast<std::size_t>(len));
   if (!bytes.Ok()) return listener_->RespondError(n.id, EFAULT);
   // Only now is what we read known to belong to the still-waiting syscall.
-  if (!listener_->IdValid(n.id)) return;
+  if (!StillHeld(n.id)) return;
   std::memcpy(&request->address, bytes->data(), bytes->size());
   request->address_len = static_cast<socklen_t>(len);
 
@@ -520,7 +544,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
       }
     }
     if (inside) {
-      if (!listener_->IdValid(n.id)) return;
+      if (!StillHeld(n.id)) return;
       return listener_->RespondContinue(n.id);
     }
     mmsghdr first{};
@@ -548,10 +572,11 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     auto data = gathered ? base::Result<std::vector<std::uint8_t>>(std::move(*gathered))
                          : ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));
     if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
-    if (!listener_->IdValid(n.id)) return;
+    if (!StillHeld(n.id)) return;
     ssize_t sent = ::send(request->socket.Get(), data->data(), data->size(),
                           (request->send_flags & ~MSG_DONTWAIT) | MSG_NOSIGNAL);
-    return sent >= 0 ? RespondSent(*request, sent) : listener_->RespondError(n.id, errno);
+    if (sent < 0) return listener_->RespondError(n.id, errno);
+    return Answer(*request, sent, request->socket.Get());
   }
   if (name_len > sizeof(sockaddr_storage) || name_len < sizeof(sa_family_t)) {
     return listener_->RespondError(n.id, EINVAL);
@@ -571,7 +596,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     if (!data.Ok()) return listener_->RespondError(n.id, EFAULT);
     request->payload = std::move(data.Value());
   }
-  if (!listener_->IdValid(n.id)) return;
+  if (!StillHeld(n.id)) return;
   std::memcpy(&request->address, name->data(), name->size());
   request->address_len = static_cast<socklen_t>(name_len);
 
@@ -851,10 +876,7 @@ void Mediator::Resume(std::unique_ptr<Request> request, AnsweredAttempt answered
     case Placed::kYes:
       break;
   }
-  const auto id = request->notification.id;
-  if (answered.result < 0) return listener_->RespondError(id, static_cast<int>(-answered.result));
-  if (request->fast_open) return RespondSent(*request, answered.result);
-  listener_->RespondValue(id, 0);
+  Answer(*request, answered.result, answered.carried.Get());
 }
 
 void Mediator::Record(const Request& request, Decision decision, DecisionSource source,
@@ -979,7 +1001,7 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
   if (!view.Ok()) return listener_->RespondError(id, ESRCH);
   // The tid could have died and been reused between the read and the open: only a still-valid
   // notification proves the view belongs to the caller.
-  if (!listener_->IdValid(id)) return;
+  if (!StillHeld(id)) return;
   auto resolved = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path,
                                    *request->destination.unix_path);
   if (!resolved.Ok()) return listener_->RespondError(id, resolved.Err().errnum);
@@ -1007,18 +1029,38 @@ void Mediator::AllowUnixConnect(std::unique_ptr<Request> request) noexcept {
   Install(*request, connected, 0);
 }
 
-void Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
+bool Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
   const auto id = request.notification.id;
-  if (request.batch_address == 0) return listener_->RespondValue(id, sent);
+  if (request.batch_address == 0) return listener_->Deliver(id, sent, 0);
   // sendmmsg: one message went out; its msg_len says how much, as the kernel would have written.
   unsigned int length = static_cast<unsigned int>(sent);
   iovec local{&length, sizeof length};
   iovec remote{reinterpret_cast<void*>(request.batch_address + offsetof(mmsghdr, msg_len)),
                sizeof length};
   if (::process_vm_writev(request.pid, &local, 1, &remote, 1, 0) != sizeof length) {
-    return listener_->RespondError(id, EFAULT);
+    return listener_->Deliver(id, -1, EFAULT);
   }
-  listener_->RespondValue(id, 1);
+  return listener_->Deliver(id, 1, 0);
+}
+
+void Mediator::Answer(const Request& request, std::int64_t result, int socket) noexcept {
+  const auto id = request.notification.id;
+  const bool delivered = result < 0 ? listener_->Deliver(id, -1, static_cast<int>(-result))
+                         : request.notification.syscall == SYS_connect
+                             ? listener_->Deliver(id, result, 0)
+                             : RespondSent(request, static_cast<ssize_t>(result));
+  if (delivered) return;
+  // Interrupted after it was carried out: the socket is at the command's fd and any data is
+  // sent; only the answer was lost. Its restart gets this answer and nothing is done again.
+  auto cookie = SocketCookie(socket);
+  if (!cookie) return;
+  AnsweredAttempt attempt;
+  attempt.signature = SignatureOf(request);
+  attempt.recorded = true;
+  attempt.result = result;
+  attempt.installed = *cookie;
+  answered_.Remember(request.notification.tid, std::move(attempt));
+  EnsureSweep();
 }
 
 Mediator::Placed Mediator::Place(const Request& request, const base::UniqueFd& socket) noexcept {
@@ -1064,9 +1106,7 @@ void Mediator::Install(const Request& request, const base::UniqueFd& socket, int
     case Placed::kYes:
       break;
   }
-  if (error != 0) return listener_->RespondError(id, error);
-  if (request.fast_open) return RespondSent(request, result);
-  listener_->RespondValue(id, 0);
+  Answer(request, error != 0 ? -error : result, socket.Get());
 }
 
 void Mediator::CheckName(const NameQuestion& question,
@@ -1132,7 +1172,7 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
                           MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&request->address),
                           request->address_len);
   if (sent < 0) return listener_->RespondError(id, errno);
-  RespondSent(*request, sent);
+  Answer(*request, sent, socket);
 }
 
 bool Mediator::LocalListener(Transport transport, const approvals::Address& address,

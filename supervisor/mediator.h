@@ -83,8 +83,12 @@ class Mediator {
 
   void OnNotification(const Notification& n) noexcept;
   void Handle(const Notification& n) noexcept;
+  // ID_VALID after reading the command's memory: only then is what was read the waiting
+  // syscall's. A notification found dead here is noted for OnNotification.
+  bool StillHeld(std::uint64_t id) noexcept;
   // The part every request shares: our copy of the command's socket and its shape. Answers the
-  // notification itself and returns null when there is no socket to look at.
+  // notification itself and returns null when there is no socket to look at, or when this is
+  // the restart of an attempt already carried out (AnsweredAttempts).
   std::unique_ptr<Request> BeginRequest(const Notification& n, pid_t tgid, Kind kind) noexcept;
   void HandleConnect(const Notification& n, pid_t tgid) noexcept;
   void HandleSend(const Notification& n, pid_t tgid) noexcept;
@@ -130,7 +134,10 @@ class Mediator {
   void RouteConnect(std::unique_ptr<Request> request, const approvals::ProxyUrl& proxy) noexcept;
   void AllowUnixConnect(std::unique_ptr<Request> request) noexcept;
   // Answers a send carried out on the command's behalf: bytes sent, or for sendmmsg one message.
-  void RespondSent(const Request& request, ssize_t sent) noexcept;
+  bool RespondSent(const Request& request, ssize_t sent) noexcept;
+  // Answers a syscall carried out to the end (`result`: a value, or -errno). If the answer does
+  // not reach it (interrupted), the restart on `socket` gets the same answer (AnsweredAttempts).
+  void Answer(const Request& request, std::int64_t result, int socket) noexcept;
   // Puts `socket` at the command's fd, in the blocking mode the command's socket had, and
   // remembers it as sandgate's. When that failed the notification is answered already.
   enum class Placed { kYes, kInterrupted, kFailed };
@@ -162,6 +169,7 @@ class Mediator {
   std::map<RequestId, std::unique_ptr<Request>> waiting_;
   std::map<pid_t, RequestId> waiting_by_tid_;  // the latest waiting request of each thread
   AnsweredAttempts answered_;
+  bool died_while_read_ = false;  // see StillHeld
   // While requests wait: drops those whose syscall was interrupted and never made again.
   UvHandle<uv_timer_t>* sweep_ = nullptr;
   static constexpr std::chrono::milliseconds kSweepInterval{250};

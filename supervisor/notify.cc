@@ -77,7 +77,7 @@ bool NotifyListener::IdValid(std::uint64_t id) const noexcept {
   return ::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-void NotifyListener::Send(std::uint64_t id, std::int64_t value, int error,
+bool NotifyListener::Send(std::uint64_t id, std::int64_t value, int error,
                           std::uint32_t flags) noexcept {
   seccomp_notif_resp resp{};
   resp.id = id;
@@ -92,17 +92,25 @@ void NotifyListener::Send(std::uint64_t id, std::int64_t value, int error,
     } else {
       spdlog::error("SECCOMP_IOCTL_NOTIF_SEND(id={}): {}", id, std::strerror(errno));
     }
+    return false;
   }
+  return true;
 }
 
-void NotifyListener::RespondError(std::uint64_t id, int error) noexcept { Send(id, -1, error, 0); }
+void NotifyListener::RespondError(std::uint64_t id, int error) noexcept {
+  static_cast<void>(Send(id, -1, error, 0));
+}
 
 void NotifyListener::RespondValue(std::uint64_t id, std::int64_t value) noexcept {
-  Send(id, value, 0, 0);
+  static_cast<void>(Send(id, value, 0, 0));
+}
+
+bool NotifyListener::Deliver(std::uint64_t id, std::int64_t value, int error) noexcept {
+  return error != 0 ? Send(id, -1, error, 0) : Send(id, value, 0, 0);
 }
 
 void NotifyListener::RespondContinue(std::uint64_t id) noexcept {
-  Send(id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+  static_cast<void>(Send(id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE));
 }
 
 base::Status NotifyListener::InstallFd(std::uint64_t id, int source_fd, int target_fd,

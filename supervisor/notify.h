@@ -46,6 +46,9 @@ class NotifyListener {
   void RespondError(std::uint64_t id, int error) noexcept;
   // The syscall returns `value`.
   void RespondValue(std::uint64_t id, std::int64_t value) noexcept;
+  // Answers `value` (error 0) or -1 with `error`, and says whether the answer reached the
+  // syscall (false: it was interrupted or its thread is gone, and nobody got it).
+  [[nodiscard]] bool Deliver(std::uint64_t id, std::int64_t value, int error) noexcept;
   // The kernel runs the syscall itself, re-reading its arguments: only where whatever they could
   // have been changed to cannot reach anything outside the sandbox.
   void RespondContinue(std::uint64_t id) noexcept;
@@ -55,7 +58,7 @@ class NotifyListener {
 
  private:
   void OnReadable() noexcept;
-  void Send(std::uint64_t id, std::int64_t value, int error, std::uint32_t flags) noexcept;
+  bool Send(std::uint64_t id, std::int64_t value, int error, std::uint32_t flags) noexcept;
 
   uv_loop_t* loop_;
   base::UniqueFd fd_;

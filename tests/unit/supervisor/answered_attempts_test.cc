@@ -58,6 +58,32 @@ TEST(AnsweredAttemptsTest, NamesDoNotMakeAnotherAttempt) {
   EXPECT_TRUE(table.TakeFor(42, named));
 }
 
+TEST(AnsweredAttemptsTest, AnInstalledAttemptIsFoundByItsSocket) {
+  AnsweredAttempts table;
+  auto installed = Allowed(Connect(5, "127.0.0.1", 80));
+  installed.installed = 77;
+  installed.result = 0;
+  table.Remember(42, std::move(installed));
+  EXPECT_FALSE(table.TakeInstalled(42, SYS_connect, 5, 78));  // another socket: forgotten
+  EXPECT_TRUE(table.Empty());
+
+  auto again = Allowed(Connect(5, "127.0.0.1", 80));
+  again.installed = 77;
+  table.Remember(42, std::move(again));
+  EXPECT_FALSE(table.TakeInstalled(42, SYS_sendto, 5, 77));  // another call: forgotten
+  auto third = Allowed(Connect(5, "127.0.0.1", 80));
+  third.installed = 77;
+  table.Remember(42, std::move(third));
+  auto taken = table.TakeInstalled(42, SYS_connect, 5, 77);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->installed, 77u);
+  EXPECT_TRUE(table.Empty());
+  // A decision that was not carried out yet is not an installed one.
+  table.Remember(42, Allowed(Connect(5, "127.0.0.1", 80)));
+  EXPECT_FALSE(table.TakeInstalled(42, SYS_connect, 5, 77));
+  EXPECT_FALSE(table.Empty());
+}
+
 TEST(AnsweredAttemptsTest, EntriesExpire) {
   AnsweredAttempts table;
   table.Remember(42, Allowed(Connect(5, "127.0.0.1", 80)));
