@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "supervisor/policy_file.h"
-#include "supervisor/tty_approver.h"
+#include "supervisor/control/tty_approver.h"
 
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;

@@ -174,7 +174,7 @@ TEST_F(UnixRulesTest, NonBlockingCallerGetsAConnectedNonBlockingSocket) {
 // Disabled: fails today (the command gets EAGAIN at once). A blocking connect to a unix stream
 // socket whose backlog is full waits in the kernel until the listener accepts; sandgate's connect
 // to the resolved inode is non-blocking and its EAGAIN is handed to a caller that never asked not
-// to block (supervisor/mediator.cc AllowUnixConnect, sandbox_path.h ConnectUnixAt).
+// to block (supervisor/mediate/mediator.cc AllowUnixConnect, sandbox_path.h ConnectUnixAt).
 TEST_F(UnixRulesTest, DISABLED_BlockingCallerWaitsForRoomInAFullBacklog) {
   const std::string path = Socket("full.sock");
   int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "supervisor/tty_approver.h"
+#include "supervisor/control/tty_approver.h"
 #include "tests/helpers/temp_dir.h"
 
 namespace sandgate::supervisor {

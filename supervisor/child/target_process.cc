@@ -1,0 +1,92 @@
+#include "supervisor/child/target_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <string_view>
+
+#include "base/unique_fd.h"
+
+namespace sandgate::supervisor {
+namespace {
+
+constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
+
+std::string ReadBounded(const std::string& path, std::size_t limit) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  std::string data(limit, '\0');
+  std::size_t total = 0;
+  while (total < limit) {
+    ssize_t n = ::read(fd.Get(), data.data() + total, limit - total);
+    if (n <= 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+  data.resize(total);
+  return data;
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+std::optional<pid_t> ThreadGroupOf(pid_t tid) {
+  std::string status = ReadBounded("/proc/" + std::to_string(tid) + "/status", 4096);
+  auto pos = status.find("\nTgid:");
+  if (pos == std::string::npos) return std::nullopt;
+  long tgid = std::strtol(status.c_str() + pos + 6, nullptr, 10);
+  if (tgid <= 0) return std::nullopt;
+  return static_cast<pid_t>(tgid);
+}
+
+bool ProcessRunning(int pidfd) {
+  // A pidfd becomes readable when its process has exited (POLLHUP once it is reaped).
+  pollfd p{pidfd, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, 0);
+  } while (rc < 0 && errno == EINTR);
+  return rc == 0;
+}
+
+base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid, std::uint64_t address,
+                                                         std::size_t size) {
+  std::vector<std::uint8_t> data(size);
+  if (size == 0) return data;
+  iovec local{data.data(), size};
+  iovec remote{reinterpret_cast<void*>(address), size};
+  ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) return base::ErrnoError("process_vm_readv(pid=" + std::to_string(pid) + ")");
+  if (static_cast<std::size_t>(n) != size) return base::Error{EFAULT, "short read of target memory"};
+  return data;
+}
+
+std::string ReadProcessExe(pid_t pid) { return ReadLink("/proc/" + std::to_string(pid) + "/exe"); }
+
+ProcessContext ReadProcessContext(pid_t pid) {
+  ProcessContext context;
+  context.pid = pid;
+  const std::string base = "/proc/" + std::to_string(pid);
+  context.exe = ReadLink(base + "/exe");
+  context.cwd = ReadLink(base + "/cwd");
+  std::string cmdline = ReadBounded(base + "/cmdline", kMaxCmdlineBytes);
+  std::string_view rest = cmdline;
+  while (!rest.empty()) {
+    auto end = rest.find('\0');
+    context.argv.emplace_back(rest.substr(0, end));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return context;
+}
+
+}  // namespace sandgate::supervisor

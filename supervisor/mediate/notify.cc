@@ -1,0 +1,131 @@
+#include "supervisor/mediate/notify.h"
+
+#include <linux/seccomp.h>
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sandgate::supervisor {
+
+NotifyListener::NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler)
+    : loop_(loop), fd_(std::move(listener)), handler_(std::move(handler)) {}
+
+base::Status NotifyListener::Start() {
+  seccomp_notif_sizes sizes{};
+  if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+    return base::ErrnoError("seccomp(SECCOMP_GET_NOTIF_SIZES)");
+  }
+  recv_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
+  poll_ = UvHandle<uv_poll_t>::Create();
+  if (int rc = uv_poll_init(loop_, poll_->Get(), fd_.Get()); rc != 0) {
+    return base::Error{-rc, "uv_poll_init(seccomp listener)"};
+  }
+  poll_->Bind(this);
+  uv_poll_start(poll_->Get(), UV_READABLE | UV_DISCONNECT, [](uv_poll_t* h, int status, int events) {
+    auto* self = static_cast<NotifyListener*>(UvHandle<uv_poll_t>::From(h)->Owner());
+    if (status < 0) {
+      spdlog::error("seccomp listener poll: {}", uv_strerror(status));
+      return self->Close();
+    }
+    if (events & UV_READABLE) self->OnReadable();
+    // Every task that used the filter is gone: nothing will ever arrive again.
+    if (events & UV_DISCONNECT) self->Close();
+  });
+  return base::Ok{};
+}
+
+void NotifyListener::Close() noexcept {
+  if (poll_) poll_->Close();
+  poll_ = nullptr;
+}
+
+void NotifyListener::OnReadable() noexcept {
+  // Receive eagerly: every notification that is ready now, so that many blocked threads are
+  // all in the supervisor's hands at once instead of one per loop iteration.
+  for (;;) {
+    std::fill(recv_buffer_.begin(), recv_buffer_.end(), 0);  // the kernel insists on zeroes
+    if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_RECV, recv_buffer_.data()) != 0) {
+      if (errno == EINTR) continue;
+      // ENOENT: the thread went away between poll and receive, or no task uses the filter any
+      // more (then the fd also reports POLLHUP, handled by the caller).
+      if (errno != ENOENT) spdlog::debug("SECCOMP_IOCTL_NOTIF_RECV: {}", std::strerror(errno));
+      return;
+    }
+    seccomp_notif notif;
+    std::memcpy(&notif, recv_buffer_.data(), sizeof notif);
+    Notification n;
+    n.id = notif.id;
+    n.tid = static_cast<pid_t>(notif.pid);
+    n.syscall = notif.data.nr;
+    for (size_t i = 0; i < n.args.size(); ++i) n.args[i] = notif.data.args[i];
+    handler_(n);
+    // A non-blocking check for more: the listener fd has no O_NONBLOCK mode, so ask poll.
+    pollfd p{fd_.Get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) return;
+  }
+}
+
+bool NotifyListener::IdValid(std::uint64_t id) const noexcept {
+  return ::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+bool NotifyListener::Send(std::uint64_t id, std::int64_t value, int error,
+                          std::uint32_t flags) noexcept {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.val = value;
+  resp.error = error == 0 ? 0 : -error;
+  resp.flags = flags;
+  if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0) {
+    // ENOENT: the thread was interrupted by a signal or died; its syscall is gone (or will be
+    // restarted and notified anew). Nothing to answer.
+    if (errno == ENOENT) {
+      spdlog::debug("notification {} no longer pending", id);
+    } else {
+      spdlog::error("SECCOMP_IOCTL_NOTIF_SEND(id={}): {}", id, std::strerror(errno));
+    }
+    return false;
+  }
+  return true;
+}
+
+void NotifyListener::RespondError(std::uint64_t id, int error) noexcept {
+  static_cast<void>(Send(id, -1, error, 0));
+}
+
+void NotifyListener::RespondValue(std::uint64_t id, std::int64_t value) noexcept {
+  static_cast<void>(Send(id, value, 0, 0));
+}
+
+bool NotifyListener::Deliver(std::uint64_t id, std::int64_t value, int error) noexcept {
+  return error != 0 ? Send(id, -1, error, 0) : Send(id, value, 0, 0);
+}
+
+void NotifyListener::RespondContinue(std::uint64_t id) noexcept {
+  static_cast<void>(Send(id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE));
+}
+
+base::Status NotifyListener::InstallFd(std::uint64_t id, int source_fd, int target_fd,
+                                       bool cloexec) noexcept {
+  seccomp_notif_addfd addfd{};
+  addfd.id = id;
+  addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  addfd.srcfd = static_cast<std::uint32_t>(source_fd);
+  addfd.newfd = static_cast<std::uint32_t>(target_fd);
+  addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
+    return base::ErrnoError("SECCOMP_IOCTL_NOTIF_ADDFD(id=" + std::to_string(id) +
+                            ", fd=" + std::to_string(target_fd) + ")");
+  }
+  return base::Ok{};
+}
+
+}  // namespace sandgate::supervisor

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "supervisor/loop/uv_handle.h"
+
+namespace sandgate::supervisor {
+
+// One seccomp user notification: a thread of the sandbox is blocked in `syscall` until answered.
+struct Notification {
+  std::uint64_t id = 0;
+  pid_t tid = 0;  // thread id, in the supervisor's pid namespace
+  int syscall = -1;
+  std::array<std::uint64_t, 6> args{};
+};
+
+// The seccomp listener on the loop. Receives every pending notification as soon as the fd is
+// readable and hands each to the handler, which must answer it exactly once, now or later, with
+// one of the Respond* calls (an answer to a notification whose thread was interrupted or died is
+// a harmless no-op). Single-threaded: loop thread only.
+class NotifyListener {
+ public:
+  using Handler = std::function<void(const Notification&)>;
+
+  NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler);
+  ~NotifyListener() { Close(); }
+  NotifyListener(const NotifyListener&) = delete;
+  NotifyListener& operator=(const NotifyListener&) = delete;
+
+  base::Status Start();
+  void Close() noexcept;
+
+  // Is the notification (and so the memory and fd table it refers to) still current? Call after
+  // reading anything from the target and before trusting it.
+  [[nodiscard]] bool IdValid(std::uint64_t id) const noexcept;
+
+  // The syscall returns -1 with errno `error`.
+  void RespondError(std::uint64_t id, int error) noexcept;
+  // The syscall returns `value`.
+  void RespondValue(std::uint64_t id, std::int64_t value) noexcept;
+  // Answers `value` (error 0) or -1 with `error`, and says whether the answer reached the
+  // syscall (false: it was interrupted or its thread is gone, and nobody got it).
+  [[nodiscard]] bool Deliver(std::uint64_t id, std::int64_t value, int error) noexcept;
+  // The kernel runs the syscall itself, re-reading its arguments: only where whatever they could
+  // have been changed to cannot reach anything outside the sandbox.
+  void RespondContinue(std::uint64_t id) noexcept;
+  // Installs `source_fd` (ours) in the target at exactly `target_fd`, replacing what was there.
+  [[nodiscard]] base::Status InstallFd(std::uint64_t id, int source_fd, int target_fd,
+                                       bool cloexec) noexcept;
+
+ private:
+  void OnReadable() noexcept;
+  bool Send(std::uint64_t id, std::int64_t value, int error, std::uint32_t flags) noexcept;
+
+  uv_loop_t* loop_;
+  base::UniqueFd fd_;
+  // The kernel's struct seccomp_notif may be larger than the one we were compiled with
+  // (SECCOMP_GET_NOTIF_SIZES); receive into a buffer of the kernel's size.
+  std::vector<std::uint8_t> recv_buffer_;
+  Handler handler_;
+  UvHandle<uv_poll_t>* poll_ = nullptr;
+};
+
+}  // namespace sandgate::supervisor
