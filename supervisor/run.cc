@@ -18,10 +18,9 @@
 #include <sstream>
 
 #include "pipelines/bwrap_argv.h"
-#include "pipelines/placeholders.h"
-#include "pipelines/protected_paths.h"
 #include "supervisor/control/approver.h"
 #include "supervisor/control/audit_log.h"
+#include "supervisor/child/bwrap_pipeline.h"
 #include "supervisor/child/child.h"
 #include "supervisor/control/jsonrpc_approver.h"
 #include "supervisor/mediate/mediator.h"
@@ -29,10 +28,6 @@
 #include "supervisor/control/replay_approver.h"
 #include "supervisor/control/tty_approver.h"
 #include "supervisor/exit_status.h"
-#include "vendor/bubblewrap/bwrap_diagnosis.h"
-#include "vendor/bubblewrap/bwrap_locator.h"
-#include "vendor/bubblewrap/bwrap_probe.h"
-#include "vendor/bubblewrap/userns_check.h"
 
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;
@@ -51,7 +46,7 @@ int Fail(const std::string& reason) {
   return kExitSandgateFailed;
 }
 
-// What a bwrap run needs around it for mediation and the controller; outlives the run (session
+// What a run needs around it for mediation and the controller; outlives the run (session
 // memory, replay script). `approver` is null for the JSON-RPC and tty modes, whose approver
 // lives on the run's loop. A controller (stdio, fd:N) gets its protocol in every network mode;
 // only mode approve has a mediator.
@@ -85,12 +80,13 @@ base::Result<Pipe> MakePipe() {
   return Pipe{base::UniqueFd(fds[0]), base::UniqueFd(fds[1])};
 }
 
-// One bwrap run on a private loop. The loop must end with every handle closed.
+// One run of the pipeline's stage on a private loop. The loop must end with every handle closed.
 // Whether a failed setup may be tried again without /proc (see RunSandbox).
 enum class SetupRetry { kNone, kPossible };
 
-base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::string>& argv,
+base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerAction action,
                                  Mediation* mediation, SetupRetry retry) {
+  const StageLaunch stage = pipeline.Stage(action);
   uv_loop_t loop;
   if (int rc = uv_loop_init(&loop); rc != 0) return base::Error{-rc, "uv_loop_init"};
   std::optional<ChildOutcome> outcome;
@@ -206,13 +202,14 @@ base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::s
         }
         if (rpc) {
           rpc->Notify("sandbox/started",
-                      approvals::SandboxStartedParams({child.CommandPid(), "bwrap", mediation->network}));
+                      approvals::SandboxStartedParams(
+                          {child.CommandPid(), pipeline.Name(), mediation->network}));
         }
         return base::Ok{};
       };
     }
     started = child.Start(
-        bwrap, argv,
+        stage.program, stage.args,
         [&](const ChildOutcome& o) {
           outcome = o;
           if (mediator) mediator->Close();
@@ -233,17 +230,8 @@ base::Result<RunOutcome> RunOnce(const fs::path& bwrap, const std::vector<std::s
   uv_run(&loop, UV_RUN_DEFAULT);  // lets the close callbacks free the handles
   if (int rc = uv_loop_close(&loop); rc != 0) spdlog::error("uv_loop_close: {}", uv_strerror(rc));
   if (!started.Ok()) return started.Err();
-  if (!outcome) return base::Error{0, "bwrap finished without an outcome"};
+  if (!outcome) return base::Error{0, "the sandbox finished without an outcome"};
   return RunOutcome{*outcome, controller_gone};
-}
-
-std::string ExplainSetupFailure(const fs::path& bwrap, const ChildOutcome& outcome) {
-  if (outcome.inner_failure) return "sandbox setup failed: " + *outcome.inner_failure;
-  // Only now is it worth two more process starts to find out what bwrap can do.
-  auto info = bubblewrap::ProbeBwrap(bwrap);
-  return "sandbox setup failed: " +
-         bubblewrap::DiagnoseSetupFailure(info.Ok() ? &info.Value() : nullptr,
-                                          outcome.bwrap_stderr_tail);
 }
 
 }  // namespace
@@ -307,47 +295,25 @@ int RunSandbox(const RunConfig& config) {
   mediation.network = pipelines::ToString(spec.network);
   mediation.mediate = mediate;
 
-  auto bwrap = bubblewrap::LocateBwrap(config.bwrap_path, std::getenv("SANDGATE_BWRAP"),
-                                       std::getenv("PATH"));
-  if (!bwrap.Ok()) return Fail(bwrap.Err().Message());
-  if (auto userns = bubblewrap::CheckUserNamespaces(); !userns) return Fail(userns.Err().Message());
+  // The legacy Landlock pipeline (issue 11) is the next implementation of Pipeline.
+  BwrapPipeline pipeline(spec, config.bwrap_path);
+  if (auto prepared = pipeline.Prepare(); !prepared) return Fail(prepared.Err().Message());
 
-  auto protections = pipelines::FindProtections(spec.writable_roots, spec.cwd);
-  if (!protections.Ok()) return Fail(protections.Err().Message());
-  pipelines::Placeholders placeholders;
-  for (const auto& p : protections.Value()) {
-    if (p.kind != pipelines::ProtectionKind::kBlockMissing) continue;
-    if (auto held = placeholders.Acquire(p.path); !held) return Fail(held.Err().Message());
-  }
-  for (const auto& p : protections.Value()) spdlog::debug("protected: {} ({})", p.path.string(), p.why);
-
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return Fail("cannot find the sandgate binary: /proc/self/exe: " + ec.message());
-  const pipelines::InnerStageLaunch inner{self, pipelines::kBwrapHandoffFd,
-                                          pipelines::kBwrapStderrFd};
-
-  auto outcome =
-      RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner), &mediation,
-              spec.proc == pipelines::ProcMount::kFresh ? SetupRetry::kPossible : SetupRetry::kNone);
+  auto outcome = RunOnce(pipeline, pipelines::InnerAction::kExecCommand, &mediation,
+                         pipeline.CanFallBackWithoutProc() ? SetupRetry::kPossible
+                                                           : SetupRetry::kNone);
   if (!outcome.Ok()) return Fail(outcome.Err().Message());
 
   if (!outcome->controller_gone && outcome->child.stopped_before_start == 0 &&
       !outcome->child.reached_inner && !outcome->child.inner_failure &&
-      spec.proc == pipelines::ProcMount::kFresh) {
-    // Restrictive containers forbid a fresh /proc. Whether that is what failed is settled by a
-    // probe without it rather than by matching bwrap's wording.
-    spec.proc = pipelines::ProcMount::kNone;
-    auto probe = RunOnce(bwrap.Value(),
-                         pipelines::BuildBwrapArgv(spec, protections.Value(), inner,
-                                                   pipelines::InnerAction::kProbe),
-                         nullptr, SetupRetry::kNone);
+      pipeline.FallBackWithoutProc()) {
+    auto probe = RunOnce(pipeline, pipelines::InnerAction::kProbe, nullptr, SetupRetry::kNone);
     if (probe.Ok() && probe->child.reached_inner && probe->child.exit_code == 0) {
       std::fprintf(stderr,
                    "sandgate: mounting a fresh /proc failed; running without it (as with "
                    "--no-proc)\n");
-      outcome = RunOnce(bwrap.Value(), pipelines::BuildBwrapArgv(spec, protections.Value(), inner),
-                        &mediation, SetupRetry::kNone);
+      outcome = RunOnce(pipeline, pipelines::InnerAction::kExecCommand, &mediation,
+                        SetupRetry::kNone);
       if (!outcome.Ok()) return Fail(outcome.Err().Message());
     }
   }
@@ -358,7 +324,7 @@ int RunSandbox(const RunConfig& config) {
     return ExitCodeFromWaitStatus(0, child.stopped_before_start);
   }
   if (!outcome->controller_gone && (!child.reached_inner || child.inner_failure)) {
-    return Fail(ExplainSetupFailure(bwrap.Value(), child));
+    return Fail(pipeline.ExplainSetupFailure(child));
   }
   const int status = ExitCodeFromWaitStatus(child.exit_code, child.term_signal);
   rusage usage{};

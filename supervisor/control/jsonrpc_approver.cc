@@ -1,3 +1,7 @@
+// The JSON-RPC approver: the transport (a reader thread for blocking inputs, a write queue that
+// never blocks the loop), the request/response bookkeeping and the controller's requests. Over
+// 600 lines because the transport and the protocol state share one lifetime and one loop;
+// the pure parts (framing, codec) are in approvals/jsonrpc.cc and approvals/protocol.cc.
 #include "supervisor/control/jsonrpc_approver.h"
 
 #include <fcntl.h>

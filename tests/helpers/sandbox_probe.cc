@@ -1,5 +1,6 @@
 // sandbox_probe: performs one action inside a sandbox and reports what happened, so that tests
-// (and attacks in tests/escape) do not depend on which shell tools a machine has.
+// (and attacks in tests/escape) do not depend on which shell tools a machine has. Over 600 lines
+// because every action of every suite is here, in one binary.
 //
 // Output: "ok" (exit 0) or "err ENAME" (exit 1), except for the commands that print a value.
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+// DNS message parsing and building: one test file for one parser, long because every bound and
+// every malformed shape of a message has its own case.
 #include "approvals/dns_message.h"
 
 #include <gtest/gtest.h>

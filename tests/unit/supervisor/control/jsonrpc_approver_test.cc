@@ -1,3 +1,5 @@
+// The JSON-RPC approver over real pipes and a real loop: long because each protocol rule (bad
+// input, ids, hang-ups, flushing, stdin writes) has its own case against the same fixture.
 #include "supervisor/control/jsonrpc_approver.h"
 
 #include <fcntl.h>

@@ -1,0 +1,69 @@
+#include "supervisor/child/bwrap_pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <system_error>
+#include <utility>
+
+#include "vendor/bubblewrap/bwrap_diagnosis.h"
+#include "vendor/bubblewrap/bwrap_locator.h"
+#include "vendor/bubblewrap/bwrap_probe.h"
+#include "vendor/bubblewrap/userns_check.h"
+
+namespace sandgate::supervisor {
+namespace fs = std::filesystem;
+
+BwrapPipeline::BwrapPipeline(pipelines::SandboxSpec spec, std::optional<std::string> bwrap_path)
+    : spec_(std::move(spec)), bwrap_path_(std::move(bwrap_path)) {}
+
+base::Status BwrapPipeline::Prepare() {
+  auto bwrap =
+      bubblewrap::LocateBwrap(bwrap_path_, std::getenv("SANDGATE_BWRAP"), std::getenv("PATH"));
+  if (!bwrap.Ok()) return bwrap.Err();
+  bwrap_ = bwrap.Value();
+  if (auto userns = bubblewrap::CheckUserNamespaces(); !userns) return userns.Err();
+
+  auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd);
+  if (!protections.Ok()) return protections.Err();
+  protections_ = std::move(protections.Value());
+  for (const auto& p : protections_) {
+    if (p.kind != pipelines::ProtectionKind::kBlockMissing) continue;
+    if (auto held = placeholders_.Acquire(p.path); !held) return held.Err();
+  }
+  for (const auto& p : protections_) spdlog::debug("protected: {} ({})", p.path.string(), p.why);
+
+  std::error_code ec;
+  self_ = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return base::Error{0, "cannot find the sandgate binary: /proc/self/exe: " + ec.message()};
+  return base::Ok{};
+}
+
+StageLaunch BwrapPipeline::Stage(pipelines::InnerAction action) const {
+  const pipelines::InnerStageLaunch inner{self_, pipelines::kBwrapHandoffFd,
+                                          pipelines::kBwrapStderrFd};
+  return {bwrap_, pipelines::BuildBwrapArgv(spec_, protections_, inner, action)};
+}
+
+std::string BwrapPipeline::ExplainSetupFailure(const ChildOutcome& outcome) const {
+  if (outcome.inner_failure) return "sandbox setup failed: " + *outcome.inner_failure;
+  // Only now is it worth two more process starts to find out what bwrap can do.
+  auto info = bubblewrap::ProbeBwrap(bwrap_);
+  return "sandbox setup failed: " +
+         bubblewrap::DiagnoseSetupFailure(info.Ok() ? &info.Value() : nullptr,
+                                          outcome.bwrap_stderr_tail);
+}
+
+bool BwrapPipeline::CanFallBackWithoutProc() const {
+  return spec_.proc == pipelines::ProcMount::kFresh;
+}
+
+bool BwrapPipeline::FallBackWithoutProc() {
+  // Restrictive containers forbid a fresh /proc. Whether that is what failed is settled by a
+  // probe without it (run.cc) rather than by matching bwrap's wording.
+  if (!CanFallBackWithoutProc()) return false;
+  spec_.proc = pipelines::ProcMount::kNone;
+  return true;
+}
+
+}  // namespace sandgate::supervisor

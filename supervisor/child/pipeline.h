@@ -1,0 +1,43 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "pipelines/bwrap_argv.h"
+#include "supervisor/child/child.h"
+
+namespace sandgate::supervisor {
+
+// What starts the inner stage of one sandbox: a program and its arguments (without the
+// program). SandboxChild spawns it with the fd layout of pipelines/bwrap_argv.h (the handoff
+// socket at 3, the caller's stderr at 4).
+struct StageLaunch {
+  std::filesystem::path program;
+  std::vector<std::string> args;
+};
+
+// A way to build a sandbox around the inner stage. run.cc knows only this: the pipeline
+// builds what it needs, says how to start the inner stage, and explains a failed setup; the
+// handoff, mediation and everything after are the same for every pipeline.
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+
+  // "bwrap" or "legacy", as sandbox/started reports it.
+  [[nodiscard]] virtual const char* Name() const = 0;
+  // Everything needed before a start (binaries found, protections worked out, placeholders
+  // held until the pipeline is destroyed). Fails with a one-line reason.
+  virtual base::Status Prepare() = 0;
+  // How to start the inner stage: for the command, or only to probe that the setup works.
+  [[nodiscard]] virtual StageLaunch Stage(pipelines::InnerAction action) const = 0;
+  // The setup failed before or inside the inner stage: why, in one line.
+  [[nodiscard]] virtual std::string ExplainSetupFailure(const ChildOutcome& outcome) const = 0;
+  // Would a sandbox without a fresh /proc be worth trying after a setup that failed before the
+  // inner stage? If so, switches to it and returns true (once).
+  virtual bool FallBackWithoutProc() = 0;
+  [[nodiscard]] virtual bool CanFallBackWithoutProc() const = 0;
+};
+
+}  // namespace sandgate::supervisor
