@@ -23,19 +23,9 @@ inline constexpr int kBwrapStderrFd = 4;
 
 enum class InnerAction { kExecCommand, kProbe };
 
-// The argument vector of bubblewrap, without the binary itself. Pure: the filesystem was
-// inspected before (FindProtections).
-//
-// Mount order matters: bwrap applies its operations left to right and a later mount hides an
-// earlier one. Writable-root binds and protections are sorted by path so that a parent always
-// comes before what is inside it; at equal paths the protection comes last. Thus protections of
-// one root also cover a second root nested in it, and a root the user named inside a protected
-// path (`-w repo/.git/hooks`) stays writable, because the user asked for exactly that.
-//
-// Every writable directory between a writable root and a protection or nested root inside it is
-// also bound onto itself ("pinned"): a mount point cannot be renamed, so the command cannot move
-// a protected directory aside and put its own in its place. kUncreatable protections get no mount
-// of their own, only pins.
+// The argument vector of bubblewrap, without the binary itself: the root read-only, then the
+// mounts of PlanMounts (pipelines/mount_plan.h) in their order, a fresh /dev and /proc. Pure:
+// the filesystem was inspected before (FindProtections).
 [[nodiscard]] std::vector<std::string> BuildBwrapArgv(const SandboxSpec& spec,
                                                       const std::vector<Protection>& protections,
                                                       const InnerStageLaunch& inner,

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "pipelines/handoff.h"
+#include "pipelines/legacy_stage.h"
 #include "pipelines/sandbox_spec.h"
 #include "pipelines/seccomp_filter.h"
 
@@ -30,6 +31,7 @@ struct InnerArgs {
   int stderr_fd = -1;
   bool probe = false;
   char** command = nullptr;  // null-terminated, points into argv
+  std::optional<LegacyStageArgs> legacy;  // --legacy=...: the legacy pipeline builds the sandbox
 };
 
 std::optional<int> ParseFd(std::string_view text) {
@@ -46,7 +48,54 @@ std::optional<NetworkMode> ParseNetwork(std::string_view text) {
   return std::nullopt;
 }
 
-// The format is written by BuildBwrapArgv only; anything else is a bug, not user input.
+std::optional<LegacyNamespaces> ParseNamespaces(std::string_view text) {
+  if (text == "root") return LegacyNamespaces::kRoot;
+  if (text == "user") return LegacyNamespaces::kUser;
+  if (text == "none") return LegacyNamespaces::kNone;
+  return std::nullopt;
+}
+
+// "rw:PATH", "ro:PATH", "null:PATH"
+std::optional<PlannedMount> ParseMount(std::string_view text) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon + 1 >= text.size()) return std::nullopt;
+  const std::string_view kind = text.substr(0, colon);
+  const std::string path(text.substr(colon + 1));
+  if (kind == "rw") return PlannedMount{path, MountKind::kWritableBind};
+  if (kind == "ro") return PlannedMount{path, MountKind::kReadOnlyBind};
+  if (kind == "null") return PlannedMount{path, MountKind::kDevNullReadOnly};
+  return std::nullopt;
+}
+
+// The legacy pipeline's options (BuildLegacyArgv); false if `arg` is not one or is malformed.
+bool ParseLegacyArg(std::string_view arg, LegacyStageArgs* legacy, bool* known) {
+  auto value = [&](std::string_view prefix) -> std::optional<std::string_view> {
+    if (arg.substr(0, prefix.size()) != prefix) return std::nullopt;
+    return arg.substr(prefix.size());
+  };
+  *known = true;
+  if (arg == "--no-proc") {
+    legacy->proc = false;
+  } else if (auto v = value("--landlock-abi=")) {
+    auto abi = ParseFd(*v);
+    if (!abi) return false;
+    legacy->landlock_abi = *abi;
+  } else if (auto dir = value("--chdir=")) {
+    legacy->chdir = std::string(*dir);
+  } else if (auto root = value("--write=")) {
+    legacy->writable_roots.emplace_back(*root);
+  } else if (auto mount = value("--mount=")) {
+    auto parsed = ParseMount(*mount);
+    if (!parsed) return false;
+    legacy->mounts.push_back(std::move(*parsed));
+  } else {
+    *known = false;
+  }
+  return true;
+}
+
+// The format is written by BuildBwrapArgv and BuildLegacyArgv only; anything else is a bug, not
+// user input.
 std::optional<InnerArgs> ParseArgs(int argc, char** argv) {
   InnerArgs args;
   for (int i = 2; i < argc; ++i) {
@@ -74,9 +123,20 @@ std::optional<InnerArgs> ParseArgs(int argc, char** argv) {
       auto n = ParseFd(*fd2);
       if (!n) return std::nullopt;
       args.stderr_fd = *n;
+    } else if (auto ns = value("--legacy=")) {
+      auto namespaces = ParseNamespaces(*ns);
+      if (!namespaces) return std::nullopt;
+      if (!args.legacy) args.legacy.emplace();
+      args.legacy->namespaces = *namespaces;
     } else {
-      return std::nullopt;
+      LegacyStageArgs scratch;
+      LegacyStageArgs* legacy = args.legacy ? &*args.legacy : &scratch;
+      bool known = false;
+      if (!ParseLegacyArg(arg, legacy, &known) || !known || !args.legacy) return std::nullopt;
     }
+  }
+  if (args.legacy && (args.legacy->landlock_abi < 1 || args.legacy->chdir.empty())) {
+    return std::nullopt;
   }
   if (args.handoff_fd < 0 || args.stderr_fd < 0 || (!args.probe && args.command == nullptr)) {
     return std::nullopt;
@@ -101,6 +161,15 @@ int RunInnerStage(int argc, char** argv) noexcept {
     if (!args) return Fail(-1, "malformed inner-stage arguments");
     // Whatever happens next, the handoff socket must not reach the command.
     ::fcntl(args->handoff_fd, F_SETFD, FD_CLOEXEC);
+
+    if (args->legacy) {
+      // The legacy pipeline builds its sandbox here; only the command's process comes back.
+      std::string failure;
+      const int status = EnterLegacySandbox(*args->legacy, args->network, args->handoff_fd,
+                                            args->stderr_fd, &failure);
+      if (!failure.empty()) return Fail(args->handoff_fd, failure);
+      if (status >= 0) return status;
+    }
 
     // bwrap sets no_new_privs too; setting it here makes the seccomp load below legal on its own
     // and keeps setuid binaries powerless even if bwrap ever stops doing it.

@@ -196,9 +196,6 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   if (!raw.policy.empty()) MergePolicyFile(raw.policy, merged);
   spec.network = kNetworkModes.at(merged.network);
   spec.pipeline = PipelineFrom(raw, legacy_subcommand);
-  if (spec.pipeline == pipelines::Pipeline::kLegacy) {
-    throw UsageError{"the legacy Landlock pipeline is not available in this build yet; use --pipeline bwrap"};
-  }
   spec.proc = raw.no_proc ? pipelines::ProcMount::kNone : pipelines::ProcMount::kFresh;
   spec.cwd = ExistingDirectory("--cwd", raw.cwd.empty() ? fs::current_path().string() : raw.cwd);
 

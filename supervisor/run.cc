@@ -21,6 +21,7 @@
 #include "supervisor/control/approver.h"
 #include "supervisor/control/audit_log.h"
 #include "supervisor/child/bwrap_pipeline.h"
+#include "supervisor/child/legacy_pipeline.h"
 #include "supervisor/child/child.h"
 #include "supervisor/control/jsonrpc_approver.h"
 #include "supervisor/mediate/mediator.h"
@@ -295,9 +296,15 @@ int RunSandbox(const RunConfig& config) {
   mediation.network = pipelines::ToString(spec.network);
   mediation.mediate = mediate;
 
-  // The legacy Landlock pipeline (issue 11) is the next implementation of Pipeline.
-  BwrapPipeline pipeline(spec, config.bwrap_path);
+  std::unique_ptr<Pipeline> chosen;
+  if (spec.pipeline == pipelines::Pipeline::kLegacy) {
+    chosen = std::make_unique<LegacyPipeline>(spec);
+  } else {
+    chosen = std::make_unique<BwrapPipeline>(spec, config.bwrap_path);
+  }
+  Pipeline& pipeline = *chosen;
   if (auto prepared = pipeline.Prepare(); !prepared) return Fail(prepared.Err().Message());
+  mediation.options.own_network_namespace = pipeline.OwnNetworkNamespace();
 
   auto outcome = RunOnce(pipeline, pipelines::InnerAction::kExecCommand, &mediation,
                          pipeline.CanFallBackWithoutProc() ? SetupRetry::kPossible

@@ -25,6 +25,9 @@ class BwrapPipeline final : public Pipeline {
   [[nodiscard]] std::string ExplainSetupFailure(const ChildOutcome& outcome) const override;
   bool FallBackWithoutProc() override;
   [[nodiscard]] bool CanFallBackWithoutProc() const override;
+  [[nodiscard]] bool OwnNetworkNamespace() const override {
+    return spec_.network != pipelines::NetworkMode::kOn;
+  }
 
  private:
   pipelines::SandboxSpec spec_;

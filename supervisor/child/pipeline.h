@@ -12,7 +12,7 @@ namespace sandgate::supervisor {
 
 // What starts the inner stage of one sandbox: a program and its arguments (without the
 // program). SandboxChild spawns it with the fd layout of pipelines/bwrap_argv.h (the handoff
-// socket at 3, the caller's stderr at 4).
+// socket at 3, the caller's stderr at 4), whichever pipeline it is.
 struct StageLaunch {
   std::filesystem::path program;
   std::vector<std::string> args;
@@ -38,6 +38,9 @@ class Pipeline {
   // inner stage? If so, switches to it and returns true (once).
   virtual bool FallBackWithoutProc() = 0;
   [[nodiscard]] virtual bool CanFallBackWithoutProc() const = 0;
+  // Does the command get a network namespace of its own? Without one (the legacy pipeline where
+  // user namespaces are unavailable) it shares the host's: nothing it reaches is sandbox-local.
+  [[nodiscard]] virtual bool OwnNetworkNamespace() const = 0;
 };
 
 }  // namespace sandgate::supervisor

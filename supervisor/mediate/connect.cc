@@ -74,16 +74,22 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
 
   if (request->shape.domain == AF_UNIX) return HandleUnixConnect(std::move(request));
   if (request->shape.domain != AF_INET && request->shape.domain != AF_INET6) {
-    // netlink and friends talk to the kernel about the sandbox's own namespaces; sandgate never
+    // netlink talks to the kernel about the namespaces the command is in; sandgate never
     // installs such sockets, so whatever the arguments become, nothing outside is reached.
-    return listener_->RespondContinue(n.id);
+    if (request->shape.domain == AF_NETLINK) return listener_->RespondContinue(n.id);
+    // Other families (vsock, bluetooth, tipc, ...) are not confined by a network namespace and
+    // no rule can name their peers: refused, as network off refuses to create them.
+    return listener_->RespondError(n.id, EPERM);
   }
   auto endpoint = InetEndpoint(request->address, request->address_len);
   if (!endpoint) {
-    // AF_UNSPEC dissolves a datagram association. On a sandbox socket the kernel may do it
-    // (nothing outside is reachable from the empty namespace whatever it re-reads); on a host
-    // socket sandgate does it itself, so that no swapped address gets through.
-    if (!request->host_socket) return listener_->RespondContinue(n.id);
+    // AF_UNSPEC dissolves a datagram association. On a sandbox socket in the sandbox's own
+    // namespace the kernel may do it (nothing outside is reachable from the empty namespace
+    // whatever it re-reads); otherwise sandgate does it itself, so that no swapped address gets
+    // through.
+    if (!request->host_socket && options_.own_network_namespace) {
+      return listener_->RespondContinue(n.id);
+    }
     sockaddr unspec{};
     unspec.sa_family = AF_UNSPEC;
     int rc = ::connect(request->socket.Get(), &unspec, sizeof unspec);

@@ -60,6 +60,9 @@ base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
   listener_ = std::make_unique<NotifyListener>(
       loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); });
   if (auto started = listener_->Start(); !started) return started;
+  // Sharing the host's network, the command has nothing local to reach: every connect and send
+  // with a destination is decided, none continues in the kernel.
+  if (!options_.own_network_namespace) return base::Ok{};
   // Needed for every loopback connect and abstract unix connect: opened now, while the command
   // waits, so that a machine where it cannot be done fails before the command runs.
   auto opened = SandboxNetns::Open(sandbox_pid);

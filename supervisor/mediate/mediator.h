@@ -45,6 +45,10 @@ struct MediatorOptions {
   std::vector<approvals::Address> dns_listen;
   // Ask before resolving a name no rule mentions (DNS queries can carry data out).
   bool dns_strict = false;
+  // false: the command shares the host's network namespace (the legacy pipeline without user
+  // namespaces). Then nothing it reaches is sandbox-local: loopback is the host's, abstract unix
+  // names are the host's, and no forwarder listens inside.
+  bool own_network_namespace = true;
 };
 
 // Network mode approve: every connect (and send with a destination) the sandbox attempts comes
@@ -151,6 +155,9 @@ class Mediator {
   // Would this address stay inside the sandbox (its loopback, or an address sandgate made
   // local there for the DNS forwarder)?
   bool SandboxLocal(const approvals::Address& address) const noexcept;
+  // Does a send without a destination go out through sandgate rather than the kernel? For its
+  // own host sockets, and for the command's inet sockets when they are on the host's network.
+  bool SendsItself(const Request& request, bool inet) const noexcept;
   void RememberHostSocket(int fd) noexcept;
 
   uv_loop_t* loop_;

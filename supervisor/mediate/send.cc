@@ -61,6 +61,10 @@ base::Result<std::vector<std::uint8_t>> GatherIovecs(pid_t tgid, std::uint64_t i
 
 }  // namespace
 
+bool Mediator::SendsItself(const Request& request, bool inet) const noexcept {
+  return request.host_socket || (inet && !options_.own_network_namespace);
+}
+
 void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   auto request = BeginRequest(n, tgid, Kind::kSendTo);
   if (!request) return;
@@ -94,7 +98,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     // Where sandgate may send on the command's behalf, the buffers are gathered now, once: what
     // is decided on is what gets sent. (A sandbox socket without a destination is left to the
     // kernel below, whatever its size.)
-    if (name_ptr != 0 || request->host_socket) {
+    if (name_ptr != 0 || SendsItself(*request, inet)) {
       const std::size_t limit = stream ? kMaxFastOpenData : kMaxDatagram;
       auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov),
                                msg.msg_iovlen, limit,
@@ -143,7 +147,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     name_len = first.msg_hdr.msg_namelen;
     request->send_flags = static_cast<int>(n.args[3]);
     request->batch_address = n.args[1];
-    if (name_ptr != 0 || request->host_socket) {
+    if (name_ptr != 0 || SendsItself(*request, inet)) {
       auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_iov),
                                first.msg_hdr.msg_iovlen, stream ? kMaxFastOpenData : kMaxDatagram,
                                stream ? Overflow::kTruncate : Overflow::kFail);
@@ -155,9 +159,16 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   if (name_ptr == 0) {
     // No destination on a sandbox socket: it can only go where the socket already goes, inside
     // the sandbox's empty namespace.
-    if (!request->host_socket) return listener_->RespondContinue(n.id);
+    if (!SendsItself(*request, inet)) return listener_->RespondContinue(n.id);
     // A connected host datagram socket without a destination: already approved when it was
     // connected. sandgate sends it itself so that no destination slipped in afterwards counts.
+    // So does a command's own socket on the host's network (no namespace of its own): the kernel
+    // would re-read a destination written in meanwhile and send there.
+    if (stream && !request->host_socket) {
+      // Unconnected (a connected one would be sandgate's): only Fast Open could take it out.
+      if ((request->send_flags & MSG_FASTOPEN) != 0) return listener_->RespondError(n.id, EDESTADDRREQ);
+      return listener_->RespondContinue(n.id);
+    }
     if (!gathered && data_len > kMaxDatagram) return listener_->RespondError(n.id, EMSGSIZE);
     auto data = gathered ? base::Result<std::vector<std::uint8_t>>(std::move(*gathered))
                          : ReadTargetMemory(tgid, data_ptr, static_cast<std::size_t>(data_len));

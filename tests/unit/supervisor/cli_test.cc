@@ -246,11 +246,17 @@ TEST(CliTest, ProxyAndDnsOptions) {
   EXPECT_FALSE(plain.dns_strict);
 }
 
-TEST(CliTest, LegacyPipelineIsRefusedWithAClearReason) {
-  EXPECT_THAT(ParseError({"run", "--pipeline", "legacy", "--", "true"}), HasSubstr("legacy"));
-  EXPECT_THAT(ParseError({"run", "-c", "features.use_linux_sandbox_bwrap=false", "--", "true"}),
-              HasSubstr("legacy"));
-  EXPECT_THAT(ParseError({"debug", "landlock", "--", "true"}), HasSubstr("legacy"));
+TEST(CliTest, EverySpellingOfTheLegacyPipelineChoosesIt) {
+  auto pipeline = [](std::vector<std::string> args) {
+    return std::get<RunConfig>(Parse(std::move(args))).sandbox.pipeline;
+  };
+  EXPECT_EQ(pipeline({"run", "--pipeline", "legacy", "--", "true"}), pipelines::Pipeline::kLegacy);
+  EXPECT_EQ(pipeline({"run", "-c", "features.use_linux_sandbox_bwrap=false", "--", "true"}),
+            pipelines::Pipeline::kLegacy);
+  EXPECT_EQ(pipeline({"debug", "landlock", "--", "true"}), pipelines::Pipeline::kLegacy);
+  EXPECT_EQ(pipeline({"run", "--", "true"}), pipelines::Pipeline::kBwrap);
+  EXPECT_EQ(pipeline({"run", "-c", "features.use_linux_sandbox_bwrap=true", "--", "true"}),
+            pipelines::Pipeline::kBwrap);
 }
 
 TEST(CliTest, HelpAndVersionExitZeroOnStdout) {
