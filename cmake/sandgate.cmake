@@ -27,9 +27,10 @@ endfunction()
 # Integration tests find the binaries they drive through compile definitions, so a test never
 # runs a stale sandgate from PATH.
 #
-# MATRIX: every test runs once per identity (tests/helpers/identity.h): ctest names them
-# `root/Suite.Test` and `user/Suite.Test`, and SANDGATE_TEST_IDENTITY tells the test process
-# which cell it is. A test added to such a target is in every cell without asking.
+# MATRIX: every test runs once per cell, identity by pipeline (tests/helpers/identity.h): ctest
+# names them `root/bwrap/Suite.Test`, `user/bwrap/...`, `root/legacy/...`, `user/legacy/...`,
+# and SANDGATE_TEST_IDENTITY and SANDGATE_TEST_PIPELINE tell the test process which cell it is.
+# A test added to such a target is in every cell without asking.
 function(sandgate_add_test name)
   cmake_parse_arguments(ARG "MATRIX" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -39,11 +40,14 @@ function(sandgate_add_test name)
     set(ARG_TIMEOUT 120)
   endif()
   if(ARG_MATRIX)
-    foreach(identity root user)
-      gtest_discover_tests(${name} TEST_PREFIX "${identity}/"
-                           PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-                                      ENVIRONMENT "SANDGATE_TEST_IDENTITY=${identity}"
-                           DISCOVERY_TIMEOUT 30)
+    foreach(pipeline bwrap legacy)
+      foreach(identity root user)
+        gtest_discover_tests(${name} TEST_PREFIX "${identity}/${pipeline}/"
+                             PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+                                        ENVIRONMENT "SANDGATE_TEST_IDENTITY=${identity}"
+                                        ENVIRONMENT_MODIFICATION "SANDGATE_TEST_PIPELINE=set:${pipeline}"
+                             DISCOVERY_TIMEOUT 30)
+      endforeach()
     endforeach()
   else()
     gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}

@@ -138,7 +138,11 @@ int CarryOutMounts(const std::vector<PlannedMount>& mounts, std::string* failure
       return Failed(failure, "bind mount onto " + mount.path.string());
     }
     if (mount.kind == MountKind::kWritableBind) continue;
-    const unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | KeptFlags(mount.path.c_str());
+    // nodev as bwrap has it: /dev/null bound over a missing name must not open as a device on a
+    // path Landlock lets the command write (a device on a read-only mount still opens for
+    // writing); nosuid for good measure.
+    const unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSUID |
+                                KeptFlags(mount.path.c_str());
     if (::mount(nullptr, mount.path.c_str(), nullptr, flags, nullptr) != 0) {
       return Failed(failure, "remount read-only " + mount.path.string());
     }

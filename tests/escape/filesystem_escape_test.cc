@@ -24,9 +24,9 @@ class FilesystemEscapeTest : public SandboxTest {
 TEST_F(FilesystemEscapeTest, WritesOutsideFailReadOnly) {
   TempDir other;
   auto r = Probe({"write", (other / "file.txt").string()});
-  EXPECT_EQ(r.out, "err EROFS\n");
+  EXPECT_EQ(r.out, OutsideRootsWriteError());
   EXPECT_FALSE(fs::exists(other / "file.txt"));
-  EXPECT_EQ(Probe({"write", "/etc/sandgate-escape"}).out, "err EROFS\n");
+  EXPECT_EQ(Probe({"write", "/etc/sandgate-escape"}).out, OutsideRootsWriteError());
 }
 
 TEST_F(FilesystemEscapeTest, GitDirectoryCannotBeModified) {
@@ -83,7 +83,7 @@ TEST_F(FilesystemEscapeTest, WritingThroughASymlinkToAReadOnlyPlaceFails) {
   TempDir other;
   WriteFile(other / "target", "before");
   EXPECT_EQ(Probe({"symlink", (other / "target").string(), (root_ / "link").string()}).out, "ok\n");
-  EXPECT_EQ(Probe({"write", (root_ / "link").string()}).out, "err EROFS\n");
+  EXPECT_EQ(Probe({"write", (root_ / "link").string()}).out, OutsideRootsWriteError());
   EXPECT_EQ(ReadFile(other / "target"), "before");
 }
 

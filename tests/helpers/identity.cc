@@ -75,6 +75,34 @@ Identity TestIdentity() {
 
 const char* IdentityName(Identity identity) { return identity == Identity::kUser ? "user" : "root"; }
 
+TestPipeline CellPipeline() {
+  const char* value = std::getenv("SANDGATE_TEST_PIPELINE");
+  return value != nullptr && std::strcmp(value, "legacy") == 0 ? TestPipeline::kLegacy
+                                                                 : TestPipeline::kBwrap;
+}
+
+const char* PipelineName(TestPipeline pipeline) {
+  return pipeline == TestPipeline::kLegacy ? "legacy" : "bwrap";
+}
+
+const char* OutsideRootsWriteError() {
+  return CellPipeline() == TestPipeline::kLegacy ? "err EACCES\n" : "err EROFS\n";
+}
+
+namespace {
+
+// `sandgate run ...` (or `debug landlock`, legacy anyway) with the cell's pipeline.
+void ChoosePipeline(std::vector<std::string>& argv) {
+  if (CellPipeline() != TestPipeline::kLegacy || argv.size() < 2 || argv[1] != "run") return;
+  for (std::size_t i = 2; i < argv.size() && argv[i] != "--"; ++i) {
+    if (argv[i] == "--pipeline" || argv[i].rfind("--pipeline=", 0) == 0) return;
+    if (argv[i].find("use_linux_sandbox_bwrap") != std::string::npos) return;
+  }
+  argv.insert(argv.begin() + 2, {"--pipeline", "legacy"});
+}
+
+}  // namespace
+
 bool CellAccount(TestAccount* account, std::string* why) {
   if (TestIdentity() == Identity::kRoot) {
     *account = {0, 0, "root"};
@@ -101,6 +129,7 @@ bool CellAccount(TestAccount* account, std::string* why) {
 }
 
 std::vector<std::string> AsCellIdentity(std::vector<std::string> argv) {
+  ChoosePipeline(argv);
   if (TestIdentity() == Identity::kRoot || ::geteuid() != 0) return argv;
   TestAccount account;
   std::string why;

@@ -25,6 +25,18 @@ enum class Identity { kRoot, kUser };
 [[nodiscard]] Identity TestIdentity();
 [[nodiscard]] const char* IdentityName(Identity identity);
 
+// The pipeline dimension of the matrix: SANDGATE_TEST_PIPELINE (bwrap, the default, or legacy).
+// In the legacy cells every `sandgate run` a test starts gets `--pipeline legacy` (unless the
+// test names a pipeline itself), so a test written once runs in both.
+enum class TestPipeline { kBwrap, kLegacy };
+[[nodiscard]] TestPipeline CellPipeline();
+[[nodiscard]] const char* PipelineName(TestPipeline pipeline);
+
+// What the probe prints for a write outside every writable root: bwrap mounts the root read-only
+// (EROFS); the legacy pipeline leaves the host's mounts as they are and Landlock refuses (EACCES).
+// Protected paths inside a writable root are read-only mounts in both (EROFS).
+[[nodiscard]] const char* OutsideRootsWriteError();
+
 // The uid and gid sandgate runs as in this cell.
 struct TestAccount {
   uid_t uid = 0;
@@ -36,7 +48,8 @@ struct TestAccount {
 [[nodiscard]] bool CellAccount(TestAccount* account, std::string* why);
 
 // `argv` as this cell runs it: unchanged for root (and for a suite that is not root), behind
-// setpriv for the user cell. Hands the live TempDirs to the account first.
+// setpriv for the user cell; a `sandgate run` in a legacy cell gets `--pipeline legacy`. Hands
+// the live TempDirs to the account first.
 [[nodiscard]] std::vector<std::string> AsCellIdentity(std::vector<std::string> argv);
 
 // `path` (an executable built with the suite) at a place the cell's account can execute it: the

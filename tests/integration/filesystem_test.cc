@@ -31,7 +31,7 @@ TEST_F(FilesystemTest, WritesInsideAWritableRootSucceed) {
 TEST_F(FilesystemTest, ReadOnlyModeHasNoWritableRoot) {
   auto r = RunProbe({"--network", "off", "--read-only", "-C", root_.Path().string()},
                     {"write", (root_ / "f").string()});
-  EXPECT_EQ(r.out, "err EROFS\n");
+  EXPECT_EQ(r.out, OutsideRootsWriteError());
 }
 
 TEST_F(FilesystemTest, DefaultWritableRootsAreCwdAndTmp) {
