@@ -29,6 +29,7 @@ endfunction()
 #
 # MATRIX: every test runs once per cell, identity by pipeline (tests/helpers/identity.h): ctest
 # names them `root/bwrap/Suite.Test`, `user/bwrap/...`, `root/legacy/...`, `user/legacy/...`,
+# and `nouserns/legacy/...` (an ordinary user on a machine without user namespaces, imitated),
 # and SANDGATE_TEST_IDENTITY and SANDGATE_TEST_PIPELINE tell the test process which cell it is.
 # A test added to such a target is in every cell without asking.
 function(sandgate_add_test name)
@@ -49,6 +50,12 @@ function(sandgate_add_test name)
                              DISCOVERY_TIMEOUT 30)
       endforeach()
     endforeach()
+    # The legacy pipeline's reason to exist: an ordinary user where user namespaces are off.
+    gtest_discover_tests(${name} TEST_PREFIX "nouserns/legacy/"
+                         PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+                                    ENVIRONMENT "SANDGATE_TEST_IDENTITY=user-nouserns"
+                                    ENVIRONMENT_MODIFICATION "SANDGATE_TEST_PIPELINE=set:legacy"
+                         DISCOVERY_TIMEOUT 30)
   else()
     gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
                          DISCOVERY_TIMEOUT 30)

@@ -176,7 +176,10 @@ int RunInnerStage(int argc, char** argv) noexcept {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
       return Fail(args->handoff_fd, std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
     }
-    auto filter = BuildSeccompFilter(args->network);
+    const bool host_network =
+        args->legacy && args->legacy->namespaces == LegacyNamespaces::kNone;
+    auto filter = BuildSeccompFilter(
+        args->network, host_network ? SandboxNetwork::kHost : SandboxNetwork::kOwnNamespace);
     if (!filter.Ok()) return Fail(args->handoff_fd, filter.Err().Message());
     const char* wait_killable = std::getenv("SANDGATE_SECCOMP_WAIT_KILLABLE");
     auto loaded = LoadSeccompFilter(

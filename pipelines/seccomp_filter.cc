@@ -43,7 +43,7 @@ class RuleList {
   base::Status status_ = base::Ok{};
 };
 
-base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network) {
+base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network, SandboxNetwork where) {
   RuleList rules(ctx);
   // Anything not of the native architecture is killed: the 32-bit entry points (int $0x80 on
   // x86_64) have their own syscall numbers and would walk around every rule below. libseccomp
@@ -83,6 +83,12 @@ base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network) {
     // lets the ones without a destination continue.
     rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg");
     rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(sendmmsg), "sendmmsg");
+    if (where == SandboxNetwork::kHost) {
+      // Receiving reaches nothing: only the sender of a redirected DNS answer is rewritten,
+      // every other receive continues. Only calls that ask for the sender wait.
+      rules.Add(SCMP_ACT_NOTIFY, SCMP_SYS(recvfrom), "recvfrom",
+                SCMP_A4(SCMP_CMP_NE, static_cast<scmp_datum_t>(0)));
+    }
   }
 
   if (network == NetworkMode::kOff) {
@@ -96,10 +102,10 @@ base::Status AddRules(scmp_filter_ctx ctx, NetworkMode network) {
 
 }  // namespace
 
-base::Result<SeccompFilter> BuildSeccompFilter(NetworkMode network) {
+base::Result<SeccompFilter> BuildSeccompFilter(NetworkMode network, SandboxNetwork where) {
   SeccompFilter filter(seccomp_init(SCMP_ACT_ALLOW));
   if (!filter) return base::Error{ENOMEM, "seccomp_init"};
-  if (auto s = AddRules(filter.get(), network); !s) return s.Err();
+  if (auto s = AddRules(filter.get(), network, where); !s) return s.Err();
   return filter;
 }
 

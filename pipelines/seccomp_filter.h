@@ -15,9 +15,19 @@ struct SeccompCtxDeleter {
 };
 using SeccompFilter = std::unique_ptr<void, SeccompCtxDeleter>;
 
+// Whose network the command is on: its own namespace (bwrap, and the legacy pipeline with
+// namespaces), or the host's (the legacy pipeline without user namespaces).
+enum class SandboxNetwork { kOwnNamespace, kHost };
+
 // Builds (does not load) the filter the inner stage installs just before exec. Pure data: the
 // same mode always gives the same program, which tests read back with ExportFilterPfc.
-[[nodiscard]] base::Result<SeccompFilter> BuildSeccompFilter(NetworkMode network);
+//
+// On the host's network in mode approve, recvfrom with a sender buffer waits too: the mediator
+// gives the command's DNS queries to its forwarder on the host's loopback, and the resolver
+// (glibc, musl, c-ares) takes an answer only from the nameserver it asked, so the mediator
+// writes that nameserver as the sender of the forwarder's answers.
+[[nodiscard]] base::Result<SeccompFilter> BuildSeccompFilter(
+    NetworkMode network, SandboxNetwork where = SandboxNetwork::kOwnNamespace);
 
 // libseccomp's pseudo-code listing of the filter, for tests and `--log-level trace`.
 [[nodiscard]] base::Result<std::string> ExportFilterPfc(const SeccompFilter& filter);

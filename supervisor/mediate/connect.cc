@@ -101,6 +101,7 @@ void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
   request->destination.protocol =
       transport == Transport::kTcp ? approvals::Protocol::kTcp : approvals::Protocol::kUdp;
   names_.AttributeNames(request->destination, Clock::now());
+  if (RedirectsToForwarder(*request)) return RedirectToForwarder(std::move(request));
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
       LocalListener(transport, endpoint->first, endpoint->second)) {
     // A listener inside the sandbox: its own loopback, no prompt. The kernel may re-read the

@@ -60,9 +60,23 @@ base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
   listener_ = std::make_unique<NotifyListener>(
       loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); });
   if (auto started = listener_->Start(); !started) return started;
-  // Sharing the host's network, the command has nothing local to reach: every connect and send
-  // with a destination is decided, none continues in the kernel.
-  if (!options_.own_network_namespace) return base::Ok{};
+  if (!options_.own_network_namespace) {
+    // Sharing the host's network, the command has nothing local to reach: every connect and
+    // send with a destination is decided, none continues in the kernel. DNS goes to a forwarder
+    // on the host's loopback (dns_redirect.cc).
+    if (!options_.dns_upstream) return base::Ok{};
+    dns_ = std::make_unique<DnsForwarder>(
+        loop_, *options_.dns_upstream, names_,
+        [this](const NameQuestion& question, std::function<void(NameVerdict)> done) {
+          CheckName(question, std::move(done));
+        });
+    if (auto started = dns_->StartOnHostLoopback(); !started) {
+      spdlog::warn("DNS forwarder not started: {}", started.Err().Message());
+      dns_->Close();
+      dns_.reset();
+    }
+    return base::Ok{};
+  }
   // Needed for every loopback connect and abstract unix connect: opened now, while the command
   // waits, so that a machine where it cannot be done fails before the command runs.
   auto opened = SandboxNetns::Open(sandbox_pid);
@@ -136,6 +150,8 @@ void Mediator::Handle(const Notification& n) noexcept {
       case SYS_sendmsg:
       case SYS_sendmmsg:
         return HandleSend(n, *tgid);
+      case SYS_recvfrom:
+        return HandleReceive(n, *tgid);
       default:
         spdlog::error("unexpected notification for syscall {}", n.syscall);
         return listener_->RespondError(n.id, ENOSYS);

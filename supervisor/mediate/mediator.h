@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <functional>
+#include <deque>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -97,6 +99,13 @@ class Mediator {
   void HandleConnect(const Notification& n, pid_t tgid) noexcept;
   void HandleSend(const Notification& n, pid_t tgid) noexcept;
   void HandleUnixConnect(std::unique_ptr<Request> request) noexcept;
+  // On the host's network: a query to a resolv.conf nameserver goes to the forwarder on the
+  // host's loopback instead (dns_redirect.cc), and its answers show the nameserver as sender.
+  bool RedirectsToForwarder(const Request& request) const noexcept;
+  void RedirectToForwarder(std::unique_ptr<Request> request) noexcept;
+  std::optional<std::pair<sockaddr_storage, socklen_t>> ForwarderAddressFor(int domain) const noexcept;
+  void RememberRedirect(int socket, const sockaddr_storage& nameserver) noexcept;
+  void HandleReceive(const Notification& n, pid_t tgid) noexcept;
   void CheckName(const NameQuestion& question, std::function<void(NameVerdict)> done) noexcept;
 
   Process* ProcessFor(pid_t tgid) noexcept;
@@ -172,6 +181,10 @@ class Mediator {
   std::unique_ptr<DnsForwarder> dns_;
   std::map<pid_t, std::unique_ptr<Process>> processes_;
   HostSockets host_sockets_;  // what sandgate installed: never CONTINUEd as a sandbox socket
+  // Sockets redirected to the forwarder (by SO_COOKIE) and the nameserver each one asked for;
+  // bounded, oldest first out.
+  std::unordered_map<std::uint64_t, sockaddr_storage> dns_redirects_;
+  std::deque<std::uint64_t> redirect_order_;
   approvals::PendingTable pending_;
   std::map<RequestId, std::unique_ptr<Request>> waiting_;
   std::map<pid_t, RequestId> waiting_by_tid_;  // the latest waiting request of each thread

@@ -214,6 +214,7 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   names_.AttributeNames(request->destination, Clock::now());
   if (!inet) return listener_->RespondError(n.id, EAFNOSUPPORT);
   const auto transport = stream ? Transport::kTcp : Transport::kUdp;
+  if (!stream && RedirectsToForwarder(*request)) return RedirectToForwarder(std::move(request));
   if (!request->host_socket && SandboxLocal(endpoint->first) &&
       LocalListener(transport, endpoint->first, endpoint->second)) {
     return listener_->RespondContinue(n.id);  // a peer inside the sandbox's own namespace

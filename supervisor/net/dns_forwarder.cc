@@ -150,9 +150,78 @@ base::Status DnsForwarder::Start(const SandboxNetns& netns,
     if (auto s = netns.AddLocalAddress(address); !s) return s;
     sockaddr_storage sa;
     socklen_t len = SockaddrFor(address, kDnsPort, FamilyOf(address), sa);
-    if (auto s = ListenUdp(netns, sa, len); !s) return s;
-    if (auto s = ListenTcp(netns, sa, len); !s) return s;
+    auto udp = netns.BoundSocket(SOCK_DGRAM | SOCK_NONBLOCK, sa, len);
+    if (!udp.Ok()) {
+      return base::Error{udp.Err().errnum,
+                         "DNS forwarder, udp port 53 in the sandbox: " + udp.Err().context};
+    }
+    if (auto s = ListenUdp(std::move(udp.Value())); !s) return s;
+    auto tcp = netns.BoundSocket(SOCK_STREAM | SOCK_NONBLOCK, sa, len);
+    if (!tcp.Ok()) {
+      return base::Error{tcp.Err().errnum,
+                         "DNS forwarder, tcp port 53 in the sandbox: " + tcp.Err().context};
+    }
+    if (auto s = ListenTcp(std::move(tcp.Value())); !s) return s;
   }
+  StartSweep();
+  return base::Ok{};
+}
+
+namespace {
+
+base::Result<base::UniqueFd> BoundOnHost(int family, int type, std::uint16_t port) {
+  base::UniqueFd fd(::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return base::ErrnoError("socket(DNS forwarder on the host)");
+  sockaddr_storage sa{};
+  socklen_t len = SockaddrFor(*approvals::Address::Parse(family == AF_INET ? "127.0.0.1" : "::1"),
+                              port, family, sa);
+  if (::bind(fd.Get(), reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+    return base::ErrnoError("bind(DNS forwarder on the host's loopback)");
+  }
+  return fd;
+}
+
+std::uint16_t BoundPort(int fd) {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return 0;
+  auto endpoint = InetEndpoint(sa, len);
+  return endpoint ? endpoint->second : 0;
+}
+
+}  // namespace
+
+base::Status DnsForwarder::StartOnHostLoopback() {
+  if (auto s = OpenUpstreamUdp(); !s) return s;
+  // One port for UDP and TCP on 127.0.0.1 (and ::1 where the host has it): the port the kernel
+  // picks for UDP may be taken for TCP, so a few tries.
+  base::Status last = base::Error{EADDRINUSE, "DNS forwarder: no free port on the host's loopback"};
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto udp = BoundOnHost(AF_INET, SOCK_DGRAM, 0);
+    if (!udp.Ok()) return udp.Err();
+    const std::uint16_t port = BoundPort(udp->Get());
+    auto tcp = BoundOnHost(AF_INET, SOCK_STREAM, port);
+    if (!tcp.Ok()) {
+      last = tcp.Err();
+      continue;
+    }
+    if (auto s = ListenUdp(std::move(udp.Value())); !s) return s;
+    if (auto s = ListenTcp(std::move(tcp.Value())); !s) return s;
+    host_port_ = port;
+    // IPv6 resolvers are redirected to ::1 on the same port, when it is free there too.
+    auto udp6 = BoundOnHost(AF_INET6, SOCK_DGRAM, port);
+    auto tcp6 = BoundOnHost(AF_INET6, SOCK_STREAM, port);
+    if (udp6.Ok() && tcp6.Ok() && ListenUdp(std::move(udp6.Value())).Ok() &&
+        ListenTcp(std::move(tcp6.Value())).Ok()) {
+      host_ipv6_ = true;
+    }
+    StartSweep();
+    return base::Ok{};
+  }
+  return last;
+}
+
+void DnsForwarder::StartSweep() {
   sweep_ = UvHandle<uv_timer_t>::Create();
   uv_timer_init(loop_, sweep_->Get());
   sweep_->Bind(this);
@@ -163,7 +232,6 @@ base::Status DnsForwarder::Start(const SandboxNetns& netns,
       },
       1000, 1000);
   uv_unref(sweep_->Base());  // housekeeping must not keep the loop alive
-  return base::Ok{};
 }
 
 void DnsForwarder::Close() noexcept {
@@ -207,21 +275,15 @@ base::Status DnsForwarder::OpenUpstreamUdp() {
   return base::Ok{};
 }
 
-base::Status DnsForwarder::ListenUdp(const SandboxNetns& netns, const sockaddr_storage& address,
-                                     socklen_t len) {
-  auto socket = netns.BoundSocket(SOCK_DGRAM | SOCK_NONBLOCK, address, len);
-  if (!socket.Ok()) {
-    return base::Error{socket.Err().errnum, "DNS forwarder, udp port 53 in the sandbox: " +
-                                                socket.Err().context};
-  }
+base::Status DnsForwarder::ListenUdp(base::UniqueFd socket) {
   auto* handle = UvHandle<uv_udp_t>::Create();
   uv_udp_init(loop_, handle->Get());
   handle->Bind(this);
   udp_servers_.push_back(handle);
-  if (int rc = uv_udp_open(handle->Get(), socket->Get()); rc != 0) {
+  if (int rc = uv_udp_open(handle->Get(), socket.Get()); rc != 0) {
     return base::Error{-rc, "uv_udp_open(DNS forwarder)"};
   }
-  static_cast<void>(socket->Release());  // libuv closes it with the handle
+  static_cast<void>(socket.Release());  // libuv closes it with the handle
   uv_udp_recv_start(
       handle->Get(), AllocBuffer,
       [](uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* from, unsigned) {
@@ -246,21 +308,15 @@ base::Status DnsForwarder::ListenUdp(const SandboxNetns& netns, const sockaddr_s
   return base::Ok{};
 }
 
-base::Status DnsForwarder::ListenTcp(const SandboxNetns& netns, const sockaddr_storage& address,
-                                     socklen_t len) {
-  auto socket = netns.BoundSocket(SOCK_STREAM | SOCK_NONBLOCK, address, len);
-  if (!socket.Ok()) {
-    return base::Error{socket.Err().errnum, "DNS forwarder, tcp port 53 in the sandbox: " +
-                                                socket.Err().context};
-  }
+base::Status DnsForwarder::ListenTcp(base::UniqueFd socket) {
   auto* handle = UvHandle<uv_tcp_t>::Create();
   uv_tcp_init(loop_, handle->Get());
   handle->Bind(this);
   tcp_servers_.push_back(handle);
-  if (int rc = uv_tcp_open(handle->Get(), socket->Get()); rc != 0) {
+  if (int rc = uv_tcp_open(handle->Get(), socket.Get()); rc != 0) {
     return base::Error{-rc, "uv_tcp_open(DNS forwarder)"};
   }
-  static_cast<void>(socket->Release());  // libuv closes it with the handle
+  static_cast<void>(socket.Release());  // libuv closes it with the handle
   int rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle->Get()), 64, [](uv_stream_t* server, int status) {
     auto* forwarder = static_cast<DnsForwarder*>(
         UvHandle<uv_tcp_t>::From(reinterpret_cast<uv_tcp_t*>(server))->Owner());

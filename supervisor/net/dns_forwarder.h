@@ -31,7 +31,8 @@ using NameCheck =
 
 // sandgate's DNS forwarder for one sandbox. It listens (UDP and TCP, port 53) inside the
 // sandbox's network namespace on the addresses the sandbox's resolv.conf names, so the
-// sandbox's resolver finds it where it already looks; asks `upstream` from the host's
+// sandbox's resolver finds it where it already looks (or, for a sandbox on the host's network,
+// on the host's loopback, where the mediator redirects it); asks `upstream` from the host's
 // namespace; answers REFUSED where `check` says so; and records in `names` which addresses each
 // answered name resolved to, so that later connects carry the host name.
 //
@@ -47,6 +48,13 @@ class DnsForwarder {
   DnsForwarder& operator=(const DnsForwarder&) = delete;
 
   base::Status Start(const SandboxNetns& netns, const std::vector<approvals::Address>& listen);
+  // For a command that shares the host's network (no namespace of its own to listen in): on the
+  // host's loopback, 127.0.0.1 and ::1, on a port the kernel picks, UDP and TCP alike. The
+  // mediator sends the command's queries for the resolv.conf nameservers here.
+  base::Status StartOnHostLoopback();
+  // StartOnHostLoopback's port (0 before), and whether ::1 has it too.
+  [[nodiscard]] std::uint16_t HostPort() const { return host_port_; }
+  [[nodiscard]] bool HostIpv6() const { return host_ipv6_; }
   void Close() noexcept;
 
   struct TcpClient;  // one TCP connection from the sandbox
@@ -59,8 +67,10 @@ class DnsForwarder {
   };
   using ReplyTo = std::function<void(std::vector<std::uint8_t> answer)>;
 
-  base::Status ListenUdp(const SandboxNetns& netns, const sockaddr_storage& address, socklen_t len);
-  base::Status ListenTcp(const SandboxNetns& netns, const sockaddr_storage& address, socklen_t len);
+  // Serve on a bound socket (a TCP one is listened on here if it is not already).
+  base::Status ListenUdp(base::UniqueFd socket);
+  base::Status ListenTcp(base::UniqueFd socket);
+  void StartSweep();
   base::Status OpenUpstreamUdp();
 
   // One query from the sandbox, by whatever transport; `reply` sends the answer back.
@@ -92,6 +102,8 @@ class DnsForwarder {
   // Expires on Close(): answers and verdicts arriving later are dropped.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool closed_ = false;
+  std::uint16_t host_port_ = 0;
+  bool host_ipv6_ = false;
 };
 
 }  // namespace sandgate::supervisor

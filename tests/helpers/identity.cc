@@ -1,5 +1,7 @@
 #include "tests/helpers/identity.h"
 
+#include "tests/helpers/subprocess.h"
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -70,7 +72,15 @@ void CopyExclusively(const std::string& from, const fs::path& to) {
 
 Identity TestIdentity() {
   const char* value = std::getenv("SANDGATE_TEST_IDENTITY");
-  return value != nullptr && std::strcmp(value, "user") == 0 ? Identity::kUser : Identity::kRoot;
+  if (value == nullptr) return Identity::kRoot;
+  return std::strcmp(value, "user") == 0 || std::strcmp(value, "user-nouserns") == 0
+             ? Identity::kUser
+             : Identity::kRoot;
+}
+
+bool CellHasUserNamespaces() {
+  const char* value = std::getenv("SANDGATE_TEST_IDENTITY");
+  return value == nullptr || std::strcmp(value, "user-nouserns") != 0;
 }
 
 const char* IdentityName(Identity identity) { return identity == Identity::kUser ? "user" : "root"; }
@@ -89,9 +99,35 @@ const char* OutsideRootsWriteError() {
   return CellPipeline() == TestPipeline::kLegacy ? "err EACCES\n" : "err EROFS\n";
 }
 
+const char* HostAbstractConnectError() {
+  return CellHasUserNamespaces() ? "err ECONNREFUSED\n" : "err EPERM\n";
+}
+
 namespace {
 
-// `sandgate run ...` (or `debug landlock`, legacy anyway) with the cell's pipeline.
+// Where no writable root is named, a cell without user namespaces asks for none (--read-only)
+// and for no /proc of its own (--no-proc):
+// the defaults (the cwd and /tmp) need protections that take a mount namespace, which that shape
+// refuses (LegacyShapeTest, NoUserNamespacesTest). A test that names writable roots gets what
+// the user would: the refusal, unless its roots need no protection.
+void WithoutDefaultRoots(std::vector<std::string>& argv) {
+  if (CellHasUserNamespaces() || argv.size() < 2 || argv[1] != "run") return;
+  bool no_proc = false;
+  for (std::size_t i = 2; i < argv.size() && argv[i] != "--"; ++i) {
+    const std::string& arg = argv[i];
+    if (arg == "-w" || arg.rfind("--writable-root", 0) == 0 || arg == "--read-only" ||
+        arg.rfind("--policy", 0) == 0) {
+      return;
+    }
+    no_proc = no_proc || arg == "--no-proc";
+  }
+  // And no fresh /proc, which needs a PID namespace: said explicitly, so that sandgate has no
+  // warning to print.
+  if (!no_proc) argv.insert(argv.begin() + 2, "--no-proc");
+  argv.insert(argv.begin() + 2, "--read-only");
+}
+
+// `sandgate run ...` with the cell's pipeline.
 void ChoosePipeline(std::vector<std::string>& argv) {
   if (CellPipeline() != TestPipeline::kLegacy || argv.size() < 2 || argv[1] != "run") return;
   for (std::size_t i = 2; i < argv.size() && argv[i] != "--"; ++i) {
@@ -129,7 +165,13 @@ bool CellAccount(TestAccount* account, std::string* why) {
 }
 
 std::vector<std::string> AsCellIdentity(std::vector<std::string> argv) {
+  WithoutDefaultRoots(argv);
   ChoosePipeline(argv);
+  if (!CellHasUserNamespaces()) {
+    // A machine without user namespaces, imitated: sandgate and all it starts run under a filter
+    // that fails unshare/clone with CLONE_NEWUSER (EPERM) and clone3 (ENOSYS).
+    argv.insert(argv.begin(), {ProbeBinary(), "without-userns"});
+  }
   if (TestIdentity() == Identity::kRoot || ::geteuid() != 0) return argv;
   TestAccount account;
   std::string why;
@@ -142,6 +184,12 @@ std::vector<std::string> AsCellIdentity(std::vector<std::string> argv) {
                                       "--inh-caps=-all",
                                       "--bounding-set=-all",
                                       "--"};
+  if (!CellHasUserNamespaces()) {
+    // The filter goes on as root (which may install it without no_new_privs), then setpriv.
+    wrapped.insert(wrapped.begin(), argv.begin(), argv.begin() + 2);
+    wrapped.insert(wrapped.end(), argv.begin() + 2, argv.end());
+    return wrapped;
+  }
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   return wrapped;
 }

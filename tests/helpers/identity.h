@@ -23,6 +23,10 @@ namespace sandgate::testing {
 enum class Identity { kRoot, kUser };
 
 [[nodiscard]] Identity TestIdentity();
+// False in the cell of an unprivileged user on a machine without user namespaces
+// (SANDGATE_TEST_IDENTITY=user-nouserns, ctest's `nouserns/legacy/...`): sandgate runs as the
+// user under a seccomp filter that refuses new user namespaces, with the legacy pipeline.
+[[nodiscard]] bool CellHasUserNamespaces();
 [[nodiscard]] const char* IdentityName(Identity identity);
 
 // The pipeline dimension of the matrix: SANDGATE_TEST_PIPELINE (bwrap, the default, or legacy).
@@ -36,6 +40,11 @@ enum class TestPipeline { kBwrap, kLegacy };
 // (EROFS); the legacy pipeline leaves the host's mounts as they are and Landlock refuses (EACCES).
 // Protected paths inside a writable root are read-only mounts in both (EROFS).
 [[nodiscard]] const char* OutsideRootsWriteError();
+
+// What a connect to a host's abstract unix socket without a rule gets: made in the sandbox's own
+// network namespace, where nothing listens (ECONNREFUSED); refused outright where the sandbox
+// shares the host's network (EPERM, the cell without user namespaces).
+[[nodiscard]] const char* HostAbstractConnectError();
 
 // The uid and gid sandgate runs as in this cell.
 struct TestAccount {
