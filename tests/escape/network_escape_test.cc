@@ -30,6 +30,14 @@ class NetworkEscapeTest : public SandboxTest {
   HostUdpEcho udp_;
 };
 
+TEST_F(NetworkEscapeTest, VsockIsRefused) {
+  // vsock reaches the hypervisor, and no network namespace confines it: a connect must never be
+  // left to the kernel. (Where the kernel has no vsock the socket itself fails.)
+  auto r = Attack({"vsock-connect"});
+  EXPECT_THAT(r.out, ::testing::AnyOf("err EPERM\n", "err EAFNOSUPPORT\n")) << r.err;
+  EXPECT_EQ(RunProbe({"--network", "off"}, {"vsock-connect"}).out, "err EPERM\n");
+}
+
 TEST_F(NetworkEscapeTest, RawConnectSyscall) {
   EXPECT_EQ(Attack({"raw-connect", "127.0.0.1", tcp_.Port()}).out, "err EPERM\n");
   EXPECT_EQ(tcp_.Accepted(), 0);

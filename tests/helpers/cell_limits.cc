@@ -20,7 +20,8 @@ constexpr std::string_view kNeedsWritableRoot =
     "ByName checks the refusal)";
 constexpr std::string_view kNeedsPidNamespace =
     "needs a PID namespace: without user namespaces the command shares the host's "
-    "(NoUserNamespacesTest.HostProcessesCannotBeSignalledOrTraced checks what still holds)";
+    "(LegacySurfaceEscapeTest.HostProcessCannotBeTracedSignalledOrRead checks what still "
+    "holds, NoUserNamespacesTest.ReadOnlyRunsAndSaysItHasNoPidNamespace that it is said)";
 constexpr std::string_view kNeedsNetworkNamespace =
     "needs the sandbox's own network namespace: without user namespaces the command shares the "
     "host's, so nothing is sandbox-local and every connect is decided "
@@ -39,6 +40,10 @@ constexpr Limit kWithoutUserNamespaces[] = {
     {"UnixEscapeTest", "SymlinkRepointedDuringTheCheckNeverReachesTheForbiddenSocket",
      kNeedsWritableRoot},
     {"UnixEscapeTest", "AbsoluteSymlinkOutOfTheAllowedDirectoryStaysDenied", kNeedsWritableRoot},
+    {"LegacySurfaceEscapeTest", "RenameOutOfAWritableRootFails", kNeedsWritableRoot},
+    {"LegacySurfaceEscapeTest", "HardLinkFromOutsideIntoAWritableRootGivesNoWrite",
+     kNeedsWritableRoot},
+    {"LegacySurfaceEscapeTest", "UnmountingAProtectionFails", kNeedsWritableRoot},
     {"IsolationTest", "CommandRunsInItsOwnPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FreshProcShowsTheSandboxPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FallsBackWithoutProcWhenTheMountIsForbidden", kNeedsPidNamespace},

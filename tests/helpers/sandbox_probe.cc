@@ -12,7 +12,9 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <linux/vm_sockets.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -701,6 +703,40 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "remount-rw") return Report(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND, nullptr));
+  if (cmd == "umount") return Report(umount2(arg(2), MNT_DETACH));
+  if (cmd == "truncate") return Report(truncate(arg(2), 0));
+  if (cmd == "reopen-write") {
+    // A file opened for reading, opened again for writing through its /proc/self/fd link.
+    int fd = open(arg(2), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Report(fd);
+    const std::string again = "/proc/self/fd/" + std::to_string(fd);
+    int w = open(again.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (w >= 0 && write(w, "x", 1) != 1) w = -1;
+    return Report(w);
+  }
+  if (cmd == "read") {
+    int fd = open(arg(2), O_RDONLY | O_CLOEXEC);
+    char c;
+    if (fd >= 0 && read(fd, &c, 1) < 0) fd = -1;
+    return Report(fd);
+  }
+  if (cmd == "kill") return Report(kill(std::atoi(arg(2)), std::atoi(arg(3))));
+  if (cmd == "ptrace") {
+    const pid_t target = std::atoi(arg(2));
+    long rc = ptrace(PTRACE_SEIZE, target, nullptr, nullptr);
+    if (rc == 0) ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+    return Report(static_cast<int>(rc));
+  }
+  if (cmd == "vsock-connect") {
+    // The hypervisor's side (CID 2): no network namespace confines vsock.
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Report(fd);
+    sockaddr_vm vm{};
+    vm.svm_family = AF_VSOCK;
+    vm.svm_cid = VMADDR_CID_HOST;
+    vm.svm_port = 9999;
+    return Report(connect(fd, reinterpret_cast<sockaddr*>(&vm), sizeof vm));
+  }
   if (cmd == "mount-tmpfs") return Report(mount("none", arg(2), "tmpfs", 0, nullptr));
   if (cmd == "unshare-net") return Report(unshare(CLONE_NEWNET));
   if (cmd == "unshare-user") return Report(unshare(CLONE_NEWUSER));
