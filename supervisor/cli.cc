@@ -50,7 +50,10 @@ const std::map<std::string, pipelines::NetworkMode> kNetworkModes = {
     {"approve", pipelines::NetworkMode::kApprove},
     {"on", pipelines::NetworkMode::kOn}};
 
-void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
+// `debug landlock` may come without a command (then it reports on the machine); `run` may not.
+enum class CommandRequired { kYes, kNo };
+
+void AddRunOptions(CLI::App& cmd, RawOptions& raw, CommandRequired required = CommandRequired::kYes) {
   cmd.add_option("-C,--cwd", raw.cwd, "working directory of the command (default: current)");
   // Repeatable options take exactly one value per occurrence: a greedy list would swallow the
   // `--` that starts the command, and the command's own flags with it.
@@ -96,7 +99,8 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw) {
   cmd.add_flag("--dns-strict", raw.dns_strict,
                "ask before resolving a name that no rule mentions (guards against DNS "
                "exfiltration)");
-  cmd.add_option("command", raw.command, "COMMAND [ARG...] after --")->required();
+  auto* command = cmd.add_option("command", raw.command, "COMMAND [ARG...] after --");
+  if (required == CommandRequired::kYes) command->required();
 }
 
 fs::path ExistingDirectory(const std::string& flag, const std::string& value) {
@@ -265,10 +269,12 @@ CliResult ParseCommandLine(int argc, const char* const* argv) {
   RawOptions legacy_options;
   CLI::App* run = app.add_subcommand("run", "run COMMAND in a sandbox");
   AddRunOptions(*run, run_options);
-  CLI::App* debug = app.add_subcommand("debug", "diagnostics");
-  debug->require_subcommand(1);
-  CLI::App* landlock = debug->add_subcommand("landlock", "same as run --pipeline legacy");
-  AddRunOptions(*landlock, legacy_options);
+  CLI::App* debug = app.add_subcommand(
+      "debug", "what this machine allows (Landlock, user namespaces, seccomp, bwrap)");
+  debug->require_subcommand(0, 1);
+  CLI::App* landlock = debug->add_subcommand(
+      "landlock", "same as run --pipeline legacy; without a command, what this machine allows");
+  AddRunOptions(*landlock, legacy_options, CommandRequired::kNo);
   if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" &&
       std::string_view(argv[1]) != "debug") {
     return Usage(std::string("unknown subcommand '") + argv[1] + "' (expected run or debug landlock)");
@@ -276,6 +282,12 @@ CliResult ParseCommandLine(int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
     if (run->parsed()) return ToRunConfig(run_options, false);
+    if (!landlock->parsed()) return MachineReportRequest{};
+    if (legacy_options.command.empty()) {
+      return MachineReportRequest{legacy_options.bwrap.empty()
+                                      ? std::nullopt
+                                      : std::optional<std::string>(legacy_options.bwrap)};
+    }
     return ToRunConfig(legacy_options, true);
   } catch (const CLI::CallForHelp&) {
     CLI::App* which = run->parsed() ? run : landlock->parsed() ? landlock : &app;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -15,7 +16,13 @@ struct CliExit {
   bool to_stderr = false;
 };
 
-using CliResult = std::variant<RunConfig, CliExit>;
+// `sandgate debug`, or `sandgate debug landlock` without a command: print what this machine
+// allows (machine_report.h) and exit 0.
+struct MachineReportRequest {
+  std::optional<std::string> bwrap_path;  // --bwrap, to report on that one
+};
+
+using CliResult = std::variant<RunConfig, CliExit, MachineReportRequest>;
 
 // Parses `sandgate run ...` / `sandgate debug landlock ...` into a RunConfig. Resolves the cwd
 // and writable roots against the filesystem (they must exist) so that everything after works on

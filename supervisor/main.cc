@@ -8,6 +8,7 @@
 #include "pipelines/bwrap_argv.h"
 #include "pipelines/inner_stage.h"
 #include "supervisor/cli.h"
+#include "supervisor/machine_report.h"
 #include "supervisor/run.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,11 @@ int main(int argc, char** argv) {
   if (auto* exit = std::get_if<sandgate::supervisor::CliExit>(&parsed)) {
     std::fputs(exit->message.c_str(), exit->to_stderr ? stderr : stdout);
     return exit->code;
+  }
+  if (auto* report = std::get_if<sandgate::supervisor::MachineReportRequest>(&parsed)) {
+    const auto facts = sandgate::supervisor::GatherMachineFacts(report->bwrap_path);
+    std::fputs(sandgate::supervisor::FormatMachineReport(facts).c_str(), stdout);
+    return 0;
   }
   const auto& config = std::get<sandgate::supervisor::RunConfig>(parsed);
 

@@ -22,7 +22,12 @@ base::Status BwrapPipeline::Prepare() {
       bubblewrap::LocateBwrap(bwrap_path_, std::getenv("SANDGATE_BWRAP"), std::getenv("PATH"));
   if (!bwrap.Ok()) return bwrap.Err();
   bwrap_ = bwrap.Value();
-  if (auto userns = bubblewrap::CheckUserNamespaces(); !userns) return userns.Err();
+  if (auto userns = bubblewrap::CheckUserNamespaces(); !userns) {
+    // The way out that needs no change to the machine.
+    return base::Error{userns.Err().errnum,
+                       userns.Err().context +
+                           "; or use --pipeline legacy (Landlock), which needs no user namespaces"};
+  }
 
   auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd);
   if (!protections.Ok()) return protections.Err();

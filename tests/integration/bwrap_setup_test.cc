@@ -93,6 +93,7 @@ TEST(BwrapSetupTest, WithoutUserNamespacesSaysWhatToEnable) {
   auto r = RunCommand(argv, options);
   ExpectOneLineFailure(r);
   EXPECT_THAT(r.err, HasSubstr("user namespaces"));
+  EXPECT_THAT(r.err, HasSubstr("--pipeline legacy")) << "the way out that needs no admin";
   EXPECT_FALSE(fs::exists(marker));
 }
 

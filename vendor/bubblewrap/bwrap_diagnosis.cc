@@ -10,7 +10,7 @@ namespace {
 constexpr std::string_view kUserNamespaceHint =
     "user namespaces are not available to bwrap here: check sysctl user.max_user_namespaces, "
     "kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns, or the "
-    "container's seccomp policy";
+    "container's seccomp policy; or use --pipeline legacy, which needs no user namespaces";
 constexpr std::string_view kProcHint =
     "this environment does not allow mounting a fresh /proc: retry with --no-proc";
 constexpr std::string_view kTooOldHint =
@@ -22,6 +22,7 @@ bool Contains(std::string_view text, std::string_view part) {
 
 // A hint for messages whose cause is well known, or empty. The fragments are bwrap's own wording
 // (it has no translations): "No permissions to creating new namespace" from older releases,
+// "No permissions to create new namespace" from Debian's 0.8.0 where user namespaces are refused,
 // "Creating new namespace failed" and the uid/gid map errors from 0.8.0, which are what an
 // unprivileged user sees when the kernel or AppArmor refuses user namespaces.
 std::string_view HintFor(std::string_view message) {
@@ -29,6 +30,7 @@ std::string_view HintFor(std::string_view message) {
       (Contains(message, "setting up uid map") || Contains(message, "setting up gid map")) &&
       (Contains(message, "Operation not permitted") || Contains(message, "Permission denied"));
   if (map_refused || Contains(message, "No permissions to creating new namespace") ||
+      Contains(message, "No permissions to create new namespace") ||
       Contains(message, "Creating new namespace failed")) {
     return kUserNamespaceHint;
   }

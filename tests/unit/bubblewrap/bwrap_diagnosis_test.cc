@@ -67,6 +67,11 @@ TEST(DiagnoseSetupFailureTest, UserNamespaceFailuresGetAHint) {
            std::string_view("bwrap: setting up uid map: Operation not permitted\n"),
            std::string_view("bwrap: setting up gid map: Operation not permitted\n"),
            kOldNoPermissions,
+           // Debian 12's 0.8.0 under a filter that refuses user namespaces (measured).
+           std::string_view("bwrap: No permissions to create new namespace, likely because the "
+                            "kernel does not allow non-privileged user namespaces. See "
+                            "<https://deb.li/bubblewrap> or "
+                            "<file:///usr/share/doc/bubblewrap/README.Debian.gz>.\n"),
            std::string_view("bwrap: Creating new namespace failed: Operation not permitted\n"),
        }) {
     const std::string reason = DiagnoseSetupFailure(nullptr, stderr_text);
@@ -80,7 +85,8 @@ TEST(DiagnoseSetupFailureTest, UserNamespaceFailuresGetAHint) {
             "bubblewrap: setting up uid map: Permission denied (user namespaces are not "
             "available to bwrap here: check sysctl user.max_user_namespaces, "
             "kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns, "
-            "or the container's seccomp policy)");
+            "or the container's seccomp policy; or use --pipeline legacy, which needs no user "
+            "namespaces)");
 }
 
 TEST(DiagnoseSetupFailureTest, OtherKnownFailuresGetHints) {

@@ -259,6 +259,17 @@ TEST(CliTest, EverySpellingOfTheLegacyPipelineChoosesIt) {
             pipelines::Pipeline::kBwrap);
 }
 
+TEST(CliTest, DebugWithoutACommandAsksForTheMachineReport) {
+  EXPECT_TRUE(std::holds_alternative<MachineReportRequest>(Parse({"debug"})));
+  EXPECT_TRUE(std::holds_alternative<MachineReportRequest>(Parse({"debug", "landlock"})));
+  auto with_bwrap = Parse({"debug", "landlock", "--bwrap", "/opt/bwrap"});
+  ASSERT_TRUE(std::holds_alternative<MachineReportRequest>(with_bwrap));
+  EXPECT_EQ(std::get<MachineReportRequest>(with_bwrap).bwrap_path, "/opt/bwrap");
+  EXPECT_TRUE(std::holds_alternative<RunConfig>(Parse({"debug", "landlock", "--", "true"})));
+  // run still needs its command.
+  EXPECT_THAT(ParseError({"run"}), HasSubstr("command"));
+}
+
 TEST(CliTest, HelpAndVersionExitZeroOnStdout) {
   auto version = std::get<CliExit>(Parse({"--version"}));
   EXPECT_EQ(version.code, 0);
