@@ -2,6 +2,8 @@
 // the very argv sandgate builds (same namespaces, same mounts, same protections) and /bin/true
 // in place of sandgate's inner stage. The difference is sandgate's own cost: locating bwrap,
 // inspecting protected paths, the re-exec of itself inside, the seccomp filter, the handoff.
+// The legacy pipeline is measured against the same baseline: what a sandbox of the same shape
+// costs to start there, without bwrap.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -91,14 +93,28 @@ void BM_SandgateRun(benchmark::State& state) {
   }
 }
 
+// The legacy pipeline on the same workspace: sandgate's own inner stage makes the namespaces,
+// mounts the protections and applies Landlock, without bwrap.
+void BM_SandgateRunLegacy(benchmark::State& state) {
+  std::vector<std::string> argv = {SANDGATE_BENCH_SANDGATE, "run", "--pipeline", "legacy",
+                                   "--network", "off", "--log-level", "error",
+                                   "-C", TheWorkspace().root.string(),
+                                   "-w", TheWorkspace().root.string(), "--", "/bin/true"};
+  for (auto _ : state) {
+    if (RunQuietly(argv) != 0) state.SkipWithError("sandgate --pipeline legacy failed");
+  }
+}
+
 BENCHMARK(BM_BwrapDirect)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SandgateRun)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_SandgateRunLegacy)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  sandgate::bench::RatioReporter reporter({{"BM_SandgateRun", "BM_BwrapDirect", 1.3}});
+  sandgate::bench::RatioReporter reporter({{"BM_SandgateRun", "BM_BwrapDirect", 1.3},
+                                           {"BM_SandgateRunLegacy", "BM_BwrapDirect", 1.3}});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

@@ -609,6 +609,18 @@ int WithoutUserNamespaces(char** argv) {
       argv);
 }
 
+// A kernel without Landlock, imitated: its syscalls fail with ENOSYS.
+int WithoutLandlock(char** argv) {
+  constexpr std::uint32_t kNoSys = SECCOMP_RET_ERRNO | ENOSYS;
+  return RunUnder(
+      {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_create_ruleset, 2, 0),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_add_rule, 1, 0),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_landlock_restrict_self, 0, 1),
+       BPF_STMT(BPF_RET | BPF_K, kNoSys)},
+      argv);
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fputs("usage: sandbox_probe COMMAND [ARGS]\n", stderr);
@@ -777,6 +789,7 @@ int main(int argc, char** argv) {
   if (cmd == "signal-storm") return SignalStorm(arg(2), arg(3), arg(4), arg(5));
   if (cmd == "without-setns") return WithoutSetns(argv + 2);
   if (cmd == "without-userns") return WithoutUserNamespaces(argv + 2);
+  if (cmd == "without-landlock") return WithoutLandlock(argv + 2);
   if (cmd == "kill-self") {
     raise(std::atoi(arg(2)));
     return 99;
