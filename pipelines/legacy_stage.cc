@@ -82,12 +82,14 @@ int MapUserToItself(uid_t uid, gid_t gid, std::string* failure) {
   return 0;
 }
 
+// kOrphansToo: a PID namespace's init, to which every orphan of the sandbox is reparented.
+enum class Reap { kChildOnly, kOrphansToo };
+
 // Waits for `child` and turns its end into an exit status the way bwrap does (128 + signal).
-// As a PID namespace's init, also reaps whatever else ends up here.
-int WaitAndPassOn(pid_t child) {
+int WaitAndPassOn(pid_t child, Reap reap) {
   for (;;) {
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
+    const pid_t pid = ::waitpid(reap == Reap::kOrphansToo ? -1 : child, &status, 0);
     if (pid < 0) {
       if (errno == EINTR) continue;
       return kExitSetupFailed;  // ECHILD: cannot happen while `child` is ours
@@ -201,7 +203,8 @@ int DropCapabilities(LegacyNamespaces namespaces, std::string* failure) {
 
 // In the command's process, last: nothing of the sandbox is changed after this.
 int ConfineCommand(const LegacyStageArgs& args, int stderr_fd, std::string* failure) {
-  if (::setsid() < 0 && errno != EPERM) return Failed(failure, "setsid");
+  // No controlling terminal: TIOCSTI could otherwise push keystrokes into the caller's shell.
+  if (::setsid() < 0) return Failed(failure, "setsid");
   if (::chdir(args.chdir.c_str()) != 0) return Failed(failure, "chdir " + args.chdir);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Failed(failure, "PR_SET_NO_NEW_PRIVS");
   std::vector<std::filesystem::path> roots(args.writable_roots.begin(), args.writable_roots.end());
@@ -243,7 +246,7 @@ int RunInit(const LegacyStageArgs& args, NetworkMode network, int handoff_fd, in
   // caller's: init keeps nothing the supervisor waits to see closed.
   ::close(handoff_fd);
   ::close(stderr_fd);
-  return WaitAndPassOn(command);
+  return WaitAndPassOn(command, Reap::kOrphansToo);
 }
 
 }  // namespace
@@ -252,7 +255,20 @@ int EnterLegacySandbox(const LegacyStageArgs& args, NetworkMode network, int han
                        int stderr_fd, std::string* failure) noexcept {
   try {
     if (args.namespaces == LegacyNamespaces::kNone) {
-      return ConfineCommand(args, stderr_fd, failure) == 0 ? -1 : kExitSetupFailed;
+      // A new session needs a process that leads no process group, and the stage leads its own
+      // (spawn.cc): the command runs in a child, which dies with the stage as the stage dies
+      // with sandgate.
+      const pid_t stage = ::getpid();
+      const pid_t command = ::fork();
+      if (command < 0) return Failed(failure, "fork the command's process");
+      if (command == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != stage) ::_exit(kExitSetupFailed);
+        return ConfineCommand(args, stderr_fd, failure) == 0 ? -1 : kExitSetupFailed;
+      }
+      ::close(handoff_fd);
+      ::close(stderr_fd);
+      return WaitAndPassOn(command, Reap::kChildOnly);
     }
     int flags = CLONE_NEWNS | CLONE_NEWPID;
     if (network != NetworkMode::kOn) flags |= CLONE_NEWNET;
@@ -271,7 +287,7 @@ int EnterLegacySandbox(const LegacyStageArgs& args, NetworkMode network, int han
     }
     ::close(handoff_fd);
     ::close(stderr_fd);
-    return WaitAndPassOn(init);
+    return WaitAndPassOn(init, Reap::kChildOnly);
   } catch (const std::exception& e) {
     *failure = e.what();
     return kExitSetupFailed;

@@ -28,6 +28,8 @@ struct LegacyStageArgs {
 //     tree private, carries out the mount plan, brings the network namespace's loopback up,
 //     mounts a fresh /proc, and forks the command's process (pid 2); each parent waits for its
 //     child and exits with its status, so that the supervisor sees the command's;
+//     Without namespaces, one fork all the same: the command's process must not lead a process
+//     group to start a session of its own;
 //  3. in the command's process: a new session (no controlling terminal: TIOCSTI), the working
 //     directory, no_new_privs, Landlock, every capability dropped.
 // Returns -1 in the command's process, which goes on to load the seccomp filter and exec; in

@@ -11,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <linux/vm_sockets.h>
 #include <sys/prctl.h>
@@ -716,6 +717,11 @@ int main(int argc, char** argv) {
   }
   if (cmd == "remount-rw") return Report(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND, nullptr));
   if (cmd == "umount") return Report(umount2(arg(2), MNT_DETACH));
+  if (cmd == "tiocsti") {
+    // Pushes a key into the terminal on stdin: possible only from that terminal's session.
+    const char key = '\n';
+    return Report(ioctl(STDIN_FILENO, TIOCSTI, &key));
+  }
   if (cmd == "truncate") return Report(truncate(arg(2), 0));
   if (cmd == "reopen-write") {
     // A file opened for reading, opened again for writing through its /proc/self/fd link.

@@ -160,6 +160,20 @@ TEST_F(TtyTest, YesAtTheTerminalConnects) {
   EXPECT_EQ(listener_.Accepted(), 1);
 }
 
+TEST_F(TtyTest, TheCommandCannotTypeIntoTheCallersTerminal) {
+  // Started from a terminal, whose slave is the command's stdin: in a session of its own the
+  // command has no controlling terminal, so TIOCSTI cannot push keys into the caller's shell,
+  // and /dev/tty opens nothing.
+  PtyProcess run({SandgateBinary(), "run", "--network", "off", "--", ProbeBinary(), "tiocsti"});
+  ASSERT_TRUE(run.Started()) << std::strerror(errno);
+  EXPECT_EQ(run.Wait(), 1) << run.Output();
+  EXPECT_THAT(run.Output(), ::testing::AnyOf(HasSubstr("err EPERM"), HasSubstr("err EIO")));
+  PtyProcess tty({SandgateBinary(), "run", "--network", "off", "--", ProbeBinary(), "read", "/dev/tty"});
+  ASSERT_TRUE(tty.Started()) << std::strerror(errno);
+  EXPECT_EQ(tty.Wait(), 1) << tty.Output();
+  EXPECT_THAT(tty.Output(), HasSubstr("err ENXIO"));
+}
+
 TEST_F(TtyTest, NoAtTheTerminalRefuses) {
   PtyProcess run(Sandgate({"--approvals", "tty"}, {"connect", "127.0.0.1", listener_.Port()}));
   ASSERT_TRUE(run.Started()) << std::strerror(errno);
