@@ -158,6 +158,10 @@ class Mediator {
   // Places `socket` and answers: 0, -`error`, or for a Fast Open the bytes sent.
   void Install(const Request& request, const base::UniqueFd& socket, int error) noexcept;
   void AllowSend(std::unique_ptr<Request> request) noexcept;
+  // A destination-less sendmsg/sendmmsg on a unix datagram socket, sent by sandgate with the
+  // data and the fds it read (unix_datagram.cc).
+  void SendUnixDatagram(std::unique_ptr<Request> request, std::vector<std::uint8_t> data,
+                        std::uint64_t control_ptr, std::uint64_t control_len) noexcept;
   bool IsHostSocket(int fd) const noexcept;
   bool LocalListener(Transport transport, const approvals::Address& address,
                      std::uint16_t port) noexcept;

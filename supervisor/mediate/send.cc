@@ -81,6 +81,10 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   std::uint64_t data_ptr = 0;
   std::uint64_t data_len = 0;
   std::optional<std::vector<std::uint8_t>> gathered;  // sendmsg: its iovecs, already read
+  std::uint64_t control_ptr = 0;  // sendmsg/sendmmsg: ancillary data (fds to pass)
+  std::uint64_t control_len = 0;
+  // A unix datagram without a destination is sent by sandgate too (SendUnixDatagram).
+  const bool unix_datagram = request->shape.domain == AF_UNIX && request->shape.type == SOCK_DGRAM;
   if (n.syscall == SYS_sendto) {
     data_ptr = n.args[1];
     data_len = n.args[2];
@@ -94,11 +98,13 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     std::memcpy(&msg, header->data(), sizeof msg);
     name_ptr = reinterpret_cast<std::uint64_t>(msg.msg_name);
     name_len = msg.msg_namelen;
+    control_ptr = reinterpret_cast<std::uint64_t>(msg.msg_control);
+    control_len = msg.msg_controllen;
     request->send_flags = static_cast<int>(n.args[2]);
     // Where sandgate may send on the command's behalf, the buffers are gathered now, once: what
     // is decided on is what gets sent. (A sandbox socket without a destination is left to the
     // kernel below, whatever its size.)
-    if (name_ptr != 0 || SendsItself(*request, inet)) {
+    if (name_ptr != 0 || SendsItself(*request, inet) || unix_datagram) {
       const std::size_t limit = stream ? kMaxFastOpenData : kMaxDatagram;
       auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(msg.msg_iov),
                                msg.msg_iovlen, limit,
@@ -145,9 +151,11 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
     std::memcpy(&first, batch->data(), sizeof first);
     name_ptr = reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_name);
     name_len = first.msg_hdr.msg_namelen;
+    control_ptr = reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_control);
+    control_len = first.msg_hdr.msg_controllen;
     request->send_flags = static_cast<int>(n.args[3]);
     request->batch_address = n.args[1];
-    if (name_ptr != 0 || SendsItself(*request, inet)) {
+    if (name_ptr != 0 || SendsItself(*request, inet) || unix_datagram) {
       auto data = GatherIovecs(tgid, reinterpret_cast<std::uint64_t>(first.msg_hdr.msg_iov),
                                first.msg_hdr.msg_iovlen, stream ? kMaxFastOpenData : kMaxDatagram,
                                stream ? Overflow::kTruncate : Overflow::kFail);
@@ -157,6 +165,12 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   }
 
   if (name_ptr == 0) {
+    if (unix_datagram && gathered) {
+      // The kernel would read the msghdr again, and a destination another thread wrote there
+      // meanwhile (a host socket: syslog, the journal) would get the datagram.
+      if (!StillHeld(n.id)) return;
+      return SendUnixDatagram(std::move(request), std::move(*gathered), control_ptr, control_len);
+    }
     // No destination on a sandbox socket: it can only go where the socket already goes, inside
     // the sandbox's empty namespace.
     if (!SendsItself(*request, inet)) return listener_->RespondContinue(n.id);

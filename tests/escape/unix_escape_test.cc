@@ -4,6 +4,9 @@
 // contacts; every test demands zero.
 #include <gmock/gmock.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -75,6 +78,44 @@ class UnixEscapeTest : public SandboxTest {
   HostUnixListener allowed_{InNewDirectory(dir_ / "a/s.sock")};
   HostUnixListener forbidden_{InNewDirectory(dir_ / "b/s.sock")};
 };
+
+// A host unix datagram socket (a syslog or journal socket, say) that anyone may write to.
+class HostDatagramSink {
+ public:
+  explicit HostDatagramSink(const fs::path& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) ADD_FAILURE() << "bind";
+    ::chmod(path.c_str(), 0777);
+  }
+  ~HostDatagramSink() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  int Received() {
+    int n = 0;
+    char byte;
+    while (::recv(fd_, &byte, 1, 0) >= 0) ++n;
+    return n;
+  }
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+};
+
+TEST_F(UnixEscapeTest, DestinationWrittenIntoADatagramSendmsgNeverReachesTheHost) {
+  // sendmsg hides its destination in the msghdr: one the supervisor read as absent must not be
+  // there when the send is made.
+  HostDatagramSink sink(dir_ / "b/log.sock");
+  auto r = Attack({"unix-dgram-name-race", (dir_ / "b/log.sock").string(), "3000"});
+  auto [ok, err] = Counts(r.out);
+  EXPECT_EQ(ok, 0) << r.out << r.err;
+  EXPECT_EQ(err, 3000) << r.out << r.err;
+  EXPECT_EQ(sink.Received(), 0) << "a datagram reached the host's socket";
+}
 
 TEST_F(UnixEscapeTest, PathSwappedDuringTheCheckNeverReachesTheForbiddenSocket) {
   // The two paths differ in one byte, so every read of the shared sockaddr sees one of them.

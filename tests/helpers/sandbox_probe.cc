@@ -445,6 +445,83 @@ int UnixSwapRace(const std::string& allowed, const std::string& forbidden, int i
   return 0;
 }
 
+// One thread writes a destination (PATH) into a msghdr and takes it out again, over and over,
+// while the main thread sends it with sendmsg on an unconnected unix datagram socket
+// `iterations` times. Without a destination the send fails; a send that succeeds reached PATH.
+// Prints "ok=K err=M".
+int UnixDgramNameRace(const std::string& path, int iterations) {
+  static sockaddr_un target;
+  static char payload = 'x';
+  static iovec iov{&payload, 1};
+  static msghdr msg;
+  target = UnixPath(path);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Report(fd);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    volatile msghdr* shared = &msg;
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      shared->msg_name = (i & 1) != 0 ? &target : nullptr;
+      shared->msg_namelen = (i & 1) != 0 ? sizeof target : 0;
+    }
+  });
+  int ok = 0, err = 0;
+  for (int i = 0; i < iterations; ++i) {
+    (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0 ? ok : err)++;
+  }
+  stop = true;
+  flipper.join();
+  std::printf("ok=%d err=%d\n", ok, err);
+  return 0;
+}
+
+// A datagram socketpair inside the sandbox: "hello" and a pipe's write end go over with
+// sendmsg (no destination, SCM_RIGHTS), and the fd received works. Prints "ok" or what failed.
+int UnixDgramPassFd() {
+  int pair[2], pipe_fds[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) != 0 || pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Report(-1);
+  }
+  char data[] = "hello";
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &pipe_fds[1], sizeof(int));
+  if (sendmsg(pair[0], &msg, 0) != static_cast<ssize_t>(sizeof data)) return Report(-1);
+  char got[16] = {};
+  iovec in{got, sizeof got};
+  alignas(cmsghdr) char received[CMSG_SPACE(sizeof(int))] = {};
+  msghdr back{};
+  back.msg_iov = &in;
+  back.msg_iovlen = 1;
+  back.msg_control = received;
+  back.msg_controllen = sizeof received;
+  if (recvmsg(pair[1], &back, 0) != static_cast<ssize_t>(sizeof data)) return Report(-1);
+  cmsghdr* r = CMSG_FIRSTHDR(&back);
+  if (r == nullptr || r->cmsg_type != SCM_RIGHTS || std::strcmp(got, "hello") != 0) {
+    std::puts("err no fd or wrong data");
+    return 1;
+  }
+  int passed = -1;
+  std::memcpy(&passed, CMSG_DATA(r), sizeof passed);
+  char byte = 'z', echoed = 0;
+  if (write(passed, &byte, 1) != 1 || read(pipe_fds[0], &echoed, 1) != 1 || echoed != 'z') {
+    return Report(-1);
+  }
+  std::puts("ok");
+  return 0;
+}
+
 // One thread re-points the symlink LINK between two targets (a new link renamed over the old
 // one, so LINK always exists) while the main thread connects to LINK `iterations` times. Prints
 // "ok=K err=M".
@@ -695,6 +772,8 @@ int main(int argc, char** argv) {
   if (cmd == "unix-sendto-dgram") return UnixSendtoDgram(arg(2));
   if (cmd == "symlink-unix-connect") return SymlinkUnixConnect(arg(2), arg(3));
   if (cmd == "unix-swap-race") return UnixSwapRace(arg(2), arg(3), std::atoi(arg(4)));
+  if (cmd == "unix-dgram-name-race") return UnixDgramNameRace(arg(2), std::atoi(arg(3)));
+  if (cmd == "unix-dgram-pass-fd") return UnixDgramPassFd();
   if (cmd == "unix-symlink-race") {
     return UnixSymlinkRace(arg(2), arg(3), arg(4), std::atoi(arg(5)));
   }

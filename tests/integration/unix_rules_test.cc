@@ -230,6 +230,14 @@ TEST_F(UnixRulesTest, HostAbstractSocketAllowedByRuleIsConnected) {
   EXPECT_EQ(audit[0]["rule"], rule);
 }
 
+TEST_F(UnixRulesTest, DatagramsWithFdsBetweenTheCommandsOwnSocketsStillWork) {
+  // A destination-less sendmsg on a unix datagram socket is carried out by sandgate (see
+  // UnixEscapeTest.DestinationWrittenIntoADatagramSendmsgNeverReachesTheHost): data and fds
+  // arrive as the command sent them.
+  auto r = RunProbe(Approve(), {"unix-dgram-pass-fd"});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
+
 TEST_F(UnixRulesTest, HostAbstractSocketWithoutARuleIsNotReached) {
   HostUnixListener listener(UniqueAbstractName(), UnixName::kAbstract);
   auto r = RunProbe(Approve(), {"unix-abstract", listener.Name()});
