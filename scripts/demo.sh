@@ -27,7 +27,7 @@ echo "== 1. a shell in the sandbox: cwd writable, .git protected, no network, no
 set +e
 sandgate run --network off -C "$workspace" -- /bin/sh -c '
   echo hello > notes.txt && echo "wrote notes.txt"
-  echo evil > .git/config 2>/dev/null || echo "cannot write .git/config (protected)"
+  { echo evil > .git/config; } 2>/dev/null || echo "cannot write .git/config (protected)"
   touch /etc/evil 2>/dev/null || echo "cannot write /etc (read-only)"
   grep CapEff /proc/self/status
   exit 3'
@@ -63,3 +63,12 @@ sandgate run --dns-upstream 127.0.0.1:18753 --allow demo.test --deny blocked.tes
   getent hosts blocked.test || echo 'blocked.test does not even resolve (REFUSED by sandgate)'"
 echo "audit log:"
 grep -v '"unix"' "$workspace/names.jsonl"
+
+echo "== 5. where bubblewrap cannot run: the legacy pipeline (Landlock + sandgate's own namespaces)"
+sandgate debug | grep -E '^(landlock abi|user namespaces|pipeline)'
+sandgate run --pipeline legacy --network off -C "$workspace" -- /bin/sh -c '
+  echo again > notes.txt && echo "wrote notes.txt"
+  { echo evil > .git/config; } 2>/dev/null || echo "cannot write .git/config (protected)"
+  touch /etc/evil 2>/dev/null || echo "cannot write /etc (Landlock)"'
+sandgate run --pipeline legacy --allow "127.0.0.1:$port" -- \
+  curl -sS -o /dev/null -w "curl allowed by a rule, legacy pipeline: HTTP %{http_code}\n" "http://127.0.0.1:$port/"
