@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "supervisor/run_config.h"
 
@@ -22,7 +23,13 @@ struct MachineReportRequest {
   std::optional<std::string> bwrap_path;  // --bwrap, to report on that one
 };
 
-using CliResult = std::variant<RunConfig, CliExit, MachineReportRequest>;
+// Codex's danger-full-access: the command runs as it is, in `cwd`, without any sandbox.
+struct ExecUnsandboxed {
+  std::vector<std::string> command;
+  std::string cwd;
+};
+
+using CliResult = std::variant<RunConfig, CliExit, MachineReportRequest, ExecUnsandboxed>;
 
 // Parses `sandgate run ...` / `sandgate debug landlock ...` into a RunConfig. Resolves the cwd
 // and writable roots against the filesystem (they must exist) so that everything after works on
