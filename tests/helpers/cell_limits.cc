@@ -44,6 +44,8 @@ constexpr Limit kWithoutUserNamespaces[] = {
     {"LegacySurfaceEscapeTest", "HardLinkFromOutsideIntoAWritableRootGivesNoWrite",
      kNeedsWritableRoot},
     {"LegacySurfaceEscapeTest", "UnmountingAProtectionFails", kNeedsWritableRoot},
+    {"CodexHelperTest", "WorkspaceWriteWritesTheWorkspaceOnly", kNeedsWritableRoot},
+    {"CodexHelperTest", "SplitPoliciesAsNewerCodexSendsThem", kNeedsWritableRoot},
     {"IsolationTest", "CommandRunsInItsOwnPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FreshProcShowsTheSandboxPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FallsBackWithoutProcWhenTheMountIsForbidden", kNeedsPidNamespace},
