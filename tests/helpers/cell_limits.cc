@@ -46,6 +46,7 @@ constexpr Limit kWithoutUserNamespaces[] = {
     {"LegacySurfaceEscapeTest", "UnmountingAProtectionFails", kNeedsWritableRoot},
     {"CodexHelperTest", "WorkspaceWriteWritesTheWorkspaceOnly", kNeedsWritableRoot},
     {"CodexHelperTest", "SplitPoliciesAsNewerCodexSendsThem", kNeedsWritableRoot},
+    {"CodexHelperTest", "ExternalSandboxLeavesTheFilesystemToItsOwner", kNeedsWritableRoot},
     {"IsolationTest", "CommandRunsInItsOwnPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FreshProcShowsTheSandboxPidNamespace", kNeedsPidNamespace},
     {"ProcTest", "FallsBackWithoutProcWhenTheMountIsForbidden", kNeedsPidNamespace},

@@ -102,6 +102,26 @@ TEST_F(CodexHelperTest, NetworkAsThePolicySays) {
   EXPECT_EQ(listener.Accepted(), 0);
 }
 
+TEST_F(CodexHelperTest, NetworkAllowedWhenThePolicySays) {
+  HostTcpListener listener;
+  auto r = Helper({"--sandbox-policy", R"({"type":"read-only","network_access":true})"},
+                  Probe({"connect", "127.0.0.1", listener.Port()}));
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+  EXPECT_EQ(listener.Accepted(), 1);
+}
+
+TEST_F(CodexHelperTest, ExternalSandboxLeavesTheFilesystemToItsOwner) {
+  // Someone else's sandbox guards the filesystem: everything the user may write is writable,
+  // but the cwd's .git stays protected and the network is what the policy says.
+  const std::vector<std::string> external = {
+      "--sandbox-policy-cwd", work_.Path().string(), "--sandbox-policy",
+      R"({"type":"external-sandbox","network_access":"restricted"})"};
+  TempDir elsewhere;
+  EXPECT_EQ(Helper(external, Probe({"write", (elsewhere / "f").string()})).out, "ok\n");
+  EXPECT_EQ(Helper(external, Probe({"write", (work_ / ".git/config").string()})).out, "err EROFS\n");
+  EXPECT_EQ(Helper(external, Probe({"socket", "inet"})).out, "err EPERM\n");
+}
+
 TEST_F(CodexHelperTest, ExitStatusIsTheCommands) {
   EXPECT_EQ(Helper({"--sandbox-policy", R"({"type":"read-only"})"}, Probe({"exit", "7"})).exit_code, 7);
   EXPECT_EQ(Helper({"--sandbox-policy", R"({"type":"read-only"})"}, Probe({"kill-self", "15"})).exit_code,
