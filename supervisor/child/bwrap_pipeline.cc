@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
-#include <system_error>
 #include <utility>
 
 #include "vendor/bubblewrap/bwrap_diagnosis.h"
@@ -12,7 +11,6 @@
 #include "vendor/bubblewrap/userns_check.h"
 
 namespace sandgate::supervisor {
-namespace fs = std::filesystem;
 
 BwrapPipeline::BwrapPipeline(pipelines::SandboxSpec spec, std::optional<std::string> bwrap_path)
     : spec_(std::move(spec)), bwrap_path_(std::move(bwrap_path)) {}
@@ -32,15 +30,10 @@ base::Status BwrapPipeline::Prepare() {
   auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd);
   if (!protections.Ok()) return protections.Err();
   protections_ = std::move(protections.Value());
-  for (const auto& p : protections_) {
-    if (p.kind != pipelines::ProtectionKind::kBlockMissing) continue;
-    if (auto held = placeholders_.Acquire(p.path); !held) return held.Err();
-  }
-  for (const auto& p : protections_) spdlog::debug("protected: {} ({})", p.path.string(), p.why);
-
-  std::error_code ec;
-  self_ = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return base::Error{0, "cannot find the sandgate binary: /proc/self/exe: " + ec.message()};
+  if (auto held = HoldPlaceholders(protections_, placeholders_); !held) return held;
+  auto self = SandgateExecutable();
+  if (!self.Ok()) return self.Err();
+  self_ = std::move(self.Value());
   return base::Ok{};
 }
 

@@ -6,7 +6,6 @@
 #include <cstdio>
 
 #include <algorithm>
-#include <system_error>
 #include <utility>
 
 #include "pipelines/landlock.h"
@@ -14,7 +13,6 @@
 #include "pipelines/mount_plan.h"
 
 namespace sandgate::supervisor {
-namespace fs = std::filesystem;
 
 std::optional<std::string> WhyLegacyShapeFalls(
     const pipelines::SandboxSpec& spec, const pipelines::LegacyShape& shape,
@@ -81,12 +79,10 @@ base::Status LegacyPipeline::Prepare() {
   if (auto why = WhyLegacyShapeFalls(spec_, shape_, mounts, protections_, no_userns_reason)) {
     return base::Error{0, *why};
   }
-  if (shape_.namespaces != pipelines::LegacyNamespaces::kNone) {
-    for (const auto& p : protections_) {
-      if (p.kind != pipelines::ProtectionKind::kBlockMissing) continue;
-      if (auto held = placeholders_.Acquire(p.path); !held) return held.Err();
-    }
-  } else if (spec_.proc == pipelines::ProcMount::kFresh) {
+  // (Without namespaces there is no missing name to hold: it would have needed a mount.)
+  if (auto held = HoldPlaceholders(protections_, placeholders_); !held) return held;
+  if (shape_.namespaces == pipelines::LegacyNamespaces::kNone &&
+      spec_.proc == pipelines::ProcMount::kFresh) {
     // Not silently weaker: the command sees the host's process list (Landlock still keeps it
     // from tracing, signalling or reading the memory of any process outside the sandbox).
     std::fprintf(stderr,
@@ -96,11 +92,9 @@ base::Status LegacyPipeline::Prepare() {
   }
   spdlog::debug("legacy pipeline: namespaces {}, Landlock ABI {}",
                 pipelines::ToString(shape_.namespaces), shape_.landlock_abi);
-  for (const auto& p : protections_) spdlog::debug("protected: {} ({})", p.path.string(), p.why);
-
-  std::error_code ec;
-  self_ = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return base::Error{0, "cannot find the sandgate binary: /proc/self/exe: " + ec.message()};
+  auto self = SandgateExecutable();
+  if (!self.Ok()) return self.Err();
+  self_ = std::move(self.Value());
   return base::Ok{};
 }
 

@@ -6,6 +6,8 @@
 
 #include "base/result.h"
 #include "pipelines/bwrap_argv.h"
+#include "pipelines/placeholders.h"
+#include "pipelines/protected_paths.h"
 #include "supervisor/child/child.h"
 
 namespace sandgate::supervisor {
@@ -42,5 +44,12 @@ class Pipeline {
   // user namespaces are unavailable) it shares the host's: nothing it reaches is sandbox-local.
   [[nodiscard]] virtual bool OwnNetworkNamespace() const = 0;
 };
+
+// What both pipelines prepare alike (pipeline.cc).
+// The sandgate binary, which each re-executes as its inner stage.
+[[nodiscard]] base::Result<std::filesystem::path> SandgateExecutable();
+// Creates (or joins) the placeholder of every missing protected path and logs each protection.
+[[nodiscard]] base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,
+                                            pipelines::Placeholders& placeholders);
 
 }  // namespace sandgate::supervisor

@@ -70,6 +70,12 @@ base::Result<std::vector<std::uint8_t>> ReadTargetMemory(pid_t pid, std::uint64_
   return data;
 }
 
+bool WriteTargetMemory(pid_t pid, std::uint64_t address, const void* data, std::size_t size) {
+  iovec local{const_cast<void*>(data), size};
+  iovec remote{reinterpret_cast<void*>(address), size};
+  return ::process_vm_writev(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
 std::string ReadProcessExe(pid_t pid) { return ReadLink("/proc/" + std::to_string(pid) + "/exe"); }
 
 ProcessContext ReadProcessContext(pid_t pid) {

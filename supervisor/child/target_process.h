@@ -25,6 +25,11 @@ namespace sandgate::supervisor {
                                                                        std::uint64_t address,
                                                                        std::size_t size);
 
+// Writes `size` bytes at `address` in `pid`'s memory (a syscall's output carried out on its
+// behalf). False unless all of them were written.
+[[nodiscard]] bool WriteTargetMemory(pid_t pid, std::uint64_t address, const void* data,
+                                     std::size_t size);
+
 // Who is asking, for approval requests and audit lines. Bounded: argv at most 64 KiB, a path at
 // most PATH_MAX; unreadable parts stay empty.
 struct ProcessContext {

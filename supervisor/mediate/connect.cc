@@ -197,6 +197,7 @@ Mediator::Placed Mediator::Place(const Request& request, const base::UniqueFd& s
     return interrupted ? Placed::kInterrupted : Placed::kFailed;
   }
   RememberHostSocket(socket.Get());
+  if (request.dns_nameserver) RememberRedirect(socket.Get(), *request.dns_nameserver);
   return Placed::kYes;
 }
 

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,12 +29,6 @@ bool SameEndpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
   const auto ea = InetEndpoint(a, sizeof a);
   const auto eb = InetEndpoint(b, sizeof b);
   return ea && eb && *ea == *eb;
-}
-
-bool WriteTarget(pid_t pid, std::uint64_t address, const void* data, std::size_t size) {
-  iovec local{const_cast<void*>(data), size};
-  iovec remote{reinterpret_cast<void*>(address), size};
-  return ::process_vm_writev(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
 }
 
 }  // namespace
@@ -70,61 +63,21 @@ void Mediator::RememberRedirect(int socket, const sockaddr_storage& nameserver) 
 }
 
 void Mediator::RedirectToForwarder(std::unique_ptr<Request> request) noexcept {
-  const auto id = request->notification.id;
   auto forwarder = ForwarderAddressFor(request->shape.domain);
-  if (!forwarder) return listener_->RespondError(id, ECONNREFUSED);
-  const sockaddr_storage nameserver = request->address;
+  if (!forwarder) return listener_->RespondError(request->notification.id, ECONNREFUSED);
+  // A socket sandgate installs for it is remembered with the nameserver (Place); one installed
+  // by an earlier query is already.
+  if (request->host_socket) {
+    RememberRedirect(request->socket.Get(), request->address);
+  } else {
+    request->dns_nameserver = request->address;
+  }
   request->address = forwarder->first;
   request->address_len = forwarder->second;
-  // No decision and no record: as in a sandbox with a namespace of its own, where the same query
-  // reaches the forwarder inside without sandgate being asked.
-  if (request->kind == Kind::kConnect && request->host_socket) {
-    // A socket redirected before, connected again.
-    RememberRedirect(request->socket.Get(), nameserver);
-    int rc = ::connect(request->socket.Get(), reinterpret_cast<sockaddr*>(&request->address),
-                       request->address_len);
-    return rc == 0 ? listener_->RespondValue(id, 0) : listener_->RespondError(id, errno);
-  }
-  if (request->kind == Kind::kConnect) {
-    auto host = OpenHostSocket(request->shape, request->socket.Get());
-    if (!host.Ok()) {
-      const int error = host.Err().errnum;
-      return listener_->RespondError(id, OutOfResources(error) ? EAGAIN : error);
-    }
-    RememberRedirect(host->Get(), nameserver);
-    auto shared_host = std::make_shared<base::UniqueFd>(std::move(host.Value()));
-    std::shared_ptr<Request> shared_request(std::move(request));
-    std::weak_ptr<int> alive = alive_;
-    HostConnect::Start(loop_, shared_host->Get(), shared_request->address,
-                       shared_request->address_len, shared_request->shape.nonblocking,
-                       [this, alive, shared_host, shared_request](int error) {
-                         if (alive.expired()) return;
-                         if (error != 0 && error != EINPROGRESS) {
-                           return listener_->RespondError(shared_request->notification.id, error);
-                         }
-                         Install(*shared_request, *shared_host, error);
-                       });
-    return;
-  }
-  // A datagram with the nameserver as its destination: sent to the forwarder from a host socket
-  // put in place of the command's, where the answer then arrives.
-  if (!request->host_socket) {
-    auto host = OpenHostSocket(request->shape, request->socket.Get());
-    if (!host.Ok()) {
-      const int error = host.Err().errnum;
-      return listener_->RespondError(id, OutOfResources(error) ? EAGAIN : error);
-    }
-    switch (Place(*request, host.Value())) {
-      case Placed::kInterrupted:  // nothing sent: the restart is redirected afresh
-      case Placed::kFailed:
-        return;
-      case Placed::kYes:
-        break;
-    }
-    request->socket = std::move(host.Value());
-    request->host_socket = true;
-  }
-  RememberRedirect(request->socket.Get(), nameserver);
+  // Then carried out like an allowed connect or datagram, to the forwarder instead. No decision
+  // and no record: as in a sandbox with a namespace of its own, where the same query reaches the
+  // forwarder inside without sandgate being asked.
+  if (request->kind == Kind::kConnect) return AllowConnect(std::move(request));
   AllowSend(std::move(request));
 }
 
@@ -134,8 +87,7 @@ void Mediator::HandleReceive(const Notification& n, pid_t tgid) noexcept {
   if (dns_redirects_.empty()) return listener_->RespondContinue(n.id);
   Process* process = ProcessFor(tgid);
   if (process == nullptr) return listener_->RespondContinue(n.id);
-  base::UniqueFd socket(static_cast<int>(
-      ::syscall(SYS_pidfd_getfd, process->pidfd.Get(), static_cast<int>(n.args[0]), 0)));
+  base::UniqueFd socket(PidfdGetfd(process->pidfd.Get(), static_cast<int>(n.args[0])));
   if (!socket) return listener_->RespondContinue(n.id);
   auto cookie = SocketCookie(socket.Get());
   auto redirect = cookie ? dns_redirects_.find(*cookie) : dns_redirects_.end();
@@ -172,13 +124,13 @@ void Mediator::HandleReceive(const Notification& n, pid_t tgid) noexcept {
   }
   // MSG_TRUNC reports the datagram's length, which may exceed what was copied.
   const std::size_t copied = std::min<std::size_t>(static_cast<std::size_t>(got), length);
-  if (copied > 0 && !WriteTarget(tgid, buffer, data.data(), copied)) {
+  if (copied > 0 && !WriteTargetMemory(tgid, buffer, data.data(), copied)) {
     return listener_->RespondError(n.id, EFAULT);
   }
   if (sender != 0 && sender_length != 0) {
     const socklen_t shown = std::min(room, from_length);
-    if (!WriteTarget(tgid, sender, &from, shown) ||
-        !WriteTarget(tgid, sender_length, &from_length, sizeof from_length)) {
+    if (!WriteTargetMemory(tgid, sender, &from, shown) ||
+        !WriteTargetMemory(tgid, sender_length, &from_length, sizeof from_length)) {
       return listener_->RespondError(n.id, EFAULT);
     }
   }

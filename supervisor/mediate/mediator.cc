@@ -28,10 +28,6 @@ using approvals::Decision;
 using approvals::DecisionSource;
 using Clock = std::chrono::steady_clock;
 
-int PidfdGetfd(int pidfd, int fd) {
-  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
-}
-
 }  // namespace
 
 AttemptSignature Mediator::SignatureOf(const Request& request) {

@@ -4,6 +4,8 @@
 // those files: nothing else includes this.
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -52,6 +54,9 @@ struct Mediator::Request {
   std::optional<std::string> approval_id;
   std::function<void(bool resolve)> on_name_decided;  // kName
   base::UniqueFd unix_target;  // unix path connects: O_PATH handle of the resolved socket
+  // A DNS query redirected to the forwarder (dns_redirect.cc): the nameserver it was for, which
+  // Place remembers with the socket it installs.
+  std::optional<sockaddr_storage> dns_nameserver;
   // Set (and recorded) once decided; what CarryOut carries out.
   struct Decided {
     approvals::Decision decision = approvals::Decision::kDeny;
@@ -66,6 +71,11 @@ struct Mediator::Request {
 // sandgate ran out of fds or memory: the command's syscall fails the way a connect or send
 // under resource pressure does (EAGAIN), never with an errno it cannot return.
 inline bool OutOfResources(int error) { return error == EMFILE || error == ENFILE || error == ENOMEM; }
+
+// Our copy of the command's fd `fd` (pidfd_getfd), or -1 with errno set.
+inline int PidfdGetfd(int pidfd, int fd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
 
 // The unix socket a sockaddr_un names, as given (a path is resolved later, for connects).
 [[nodiscard]] approvals::Destination UnixDestination(const sockaddr_storage& sa, socklen_t len);

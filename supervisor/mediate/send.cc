@@ -248,11 +248,9 @@ bool Mediator::RespondSent(const Request& request, ssize_t sent) noexcept {
   const auto id = request.notification.id;
   if (request.batch_address == 0) return listener_->Deliver(id, sent, 0);
   // sendmmsg: one message went out; its msg_len says how much, as the kernel would have written.
-  unsigned int length = static_cast<unsigned int>(sent);
-  iovec local{&length, sizeof length};
-  iovec remote{reinterpret_cast<void*>(request.batch_address + offsetof(mmsghdr, msg_len)),
-               sizeof length};
-  if (::process_vm_writev(request.pid, &local, 1, &remote, 1, 0) != sizeof length) {
+  const unsigned int length = static_cast<unsigned int>(sent);
+  if (!WriteTargetMemory(request.pid, request.batch_address + offsetof(mmsghdr, msg_len), &length,
+                         sizeof length)) {
     return listener_->Deliver(id, -1, EFAULT);
   }
   return listener_->Deliver(id, 1, 0);
@@ -273,8 +271,10 @@ void Mediator::AllowSend(std::unique_ptr<Request> request) noexcept {
     host = std::move(opened.Value());
     switch (Place(*request, host)) {
       case Placed::kInterrupted:
-        // Nothing was sent yet: the restart sends it, under the decision already recorded.
-        return KeepForRestart(*request, base::UniqueFd(), 0);
+        // Nothing was sent yet: the restart sends it, under the decision already recorded (a
+        // DNS query redirected without a decision is simply redirected again).
+        if (request->decided) KeepForRestart(*request, base::UniqueFd(), 0);
+        return;
       case Placed::kFailed:
         return;
       case Placed::kYes:

@@ -47,8 +47,7 @@ void Mediator::SendUnixDatagram(std::unique_ptr<Request> request, std::vector<st
       const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       auto* fds = reinterpret_cast<int*>(CMSG_DATA(c));
       for (std::size_t i = 0; i < count; ++i) {
-        base::UniqueFd copy(static_cast<int>(
-            ::syscall(SYS_pidfd_getfd, process->pidfd.Get(), fds[i], 0)));
+        base::UniqueFd copy(PidfdGetfd(process->pidfd.Get(), fds[i]));
         if (!copy) return listener_->RespondError(id, errno == EBADF ? EBADF : EAGAIN);
         fds[i] = copy.Get();  // in our copy of the control data
         passed.push_back(std::move(copy));
