@@ -1,6 +1,7 @@
 #include "pipelines/placeholders.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,12 +37,17 @@ base::Error CreateError(const std::filesystem::path& path) {
 
 base::Status Placeholders::Acquire(const std::filesystem::path& path) {
   // Another sandgate may remove the file between our open and our lock; then the inode we locked
-  // is no longer at `path` and we start over. A few rounds are plenty.
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  // is no longer at `path` and we start over. Each lost round means another sandbox made
+  // progress, so a bound this high is only reached by a path that something keeps replacing.
+  // Yielding after a lost round lets the winner get on with its run instead of racing us again.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (attempt > 0) ::sched_yield();
     base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                              kPlaceholderMode));
     if (!fd && errno == EEXIST) {
       fd.Reset(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      // The sandgate that held it removed it between our two opens: create it afresh.
+      if (!fd && errno == ENOENT) continue;
     }
     if (!fd) return CreateError(path);
     // The umask may have narrowed the mode; the mode is the placeholder's signature.

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+
 #include "tests/helpers/temp_dir.h"
 #include "tests/unit/pipelines/as_nobody.h"
 
@@ -36,6 +41,31 @@ TEST(PlaceholdersTest, SharedPlaceholderSurvivesUntilTheLastHolderLeaves) {
     EXPECT_TRUE(fs::exists(root / ".codex"));
   }
   EXPECT_FALSE(fs::exists(root / ".codex"));
+}
+
+// Sandboxes sharing /tmp start and stop at once: one may remove the placeholder between
+// another's exclusive create (EEXIST) and its plain open (ENOENT). That is a start-over, not a
+// failure to start (CI saw "creating placeholder /tmp/.agents: No such file or directory").
+TEST(PlaceholdersTest, SandboxesStartingAndStoppingAtOnceAllGetIt) {
+  TempDir root;
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex first_failure_lock;
+  auto churn = [&] {
+    for (int i = 0; i < 3000; ++i) {
+      Placeholders held;
+      auto acquired = held.Acquire(root / ".agents");
+      if (!acquired.Ok() && failures++ == 0) {
+        std::lock_guard lock(first_failure_lock);
+        first_failure = acquired.Err().Message();
+      }
+    }
+  };
+  std::thread a(churn), b(churn);
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0) << first_failure;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(root / ".agents")));
 }
 
 TEST(PlaceholdersTest, RefusesWhenSomethingElseAppeared) {
