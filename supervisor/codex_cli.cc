@@ -27,6 +27,31 @@ struct CodexOptions {
   std::vector<std::string> command;
 };
 
+constexpr const char* kUsage =
+    "usage: codex-linux-sandbox [OPTIONS] -- COMMAND [ARG...]\n"
+    "\n"
+    "sandgate standing in for Codex's Linux sandbox helper.\n"
+    "\n"
+    "  --sandbox-policy-cwd DIR             the directory the policy's paths are relative to\n"
+    "  --sandbox-policy JSON                a SandboxPolicy (danger-full-access, read-only,\n"
+    "                                       workspace-write, external-sandbox)\n"
+    "  --command-cwd DIR                    where the command runs (default: the policy cwd)\n"
+    "  --file-system-sandbox-policy JSON    the split file-system policy\n"
+    "  --network-sandbox-policy JSON        \"restricted\" or \"enabled\"\n"
+    "  --use-bwrap-sandbox                  the bubblewrap pipeline (the default)\n"
+    "  --use-legacy-landlock                the Landlock + mount pipeline\n"
+    "  --no-proc                            do not mount a fresh /proc\n"
+    "\n"
+    "Refused, with the reason: --allow-network-for-proxy, --proxy-route-spec,\n"
+    "--apply-seccomp-then-exec.\n"
+    "\n"
+    "Environment: SANDGATE_NETWORK=approve mediates each connection of a policy without\n"
+    "network; SANDGATE_APPROVALS=fd:N|tty|auto-deny, SANDGATE_POLICY=FILE and\n"
+    "SANDGATE_AUDIT_LOG=FILE are sandgate run's --approvals, --policy and --audit-log.\n"
+    "\n"
+    "Exit status: the command's, 128+N if signal N ended it; 125 when sandgate refuses,\n"
+    "with one line on stderr.\n";
+
 // Options with a value, as `--name VALUE` or `--name=VALUE`.
 constexpr const char* kValued[] = {"--sandbox-policy-cwd", "--sandbox-policy", "--command-cwd",
                                    "--file-system-sandbox-policy", "--network-sandbox-policy",
@@ -48,6 +73,7 @@ CliResult ParseCodexCommandLine(int argc, const char* const* argv, const Environ
       for (int k = i + 1; k < argc; ++k) o.command.emplace_back(argv[k]);
       break;
     }
+    if (arg == "--help" || arg == "-h") return CliExit{0, kUsage, false};
     if (arg.rfind("--", 0) != 0) {  // the command starts at the first word that is no option
       for (int k = i; k < argc; ++k) o.command.emplace_back(argv[k]);
       break;

@@ -24,6 +24,7 @@ using Environment = std::function<std::optional<std::string>(const char* name)>;
 //   --command-cwd DIR --file-system-sandbox-policy JSON --network-sandbox-policy JSON
 //   --use-bwrap-sandbox | --use-legacy-landlock        the pipeline (bwrap by default)
 //   --no-proc
+//   --help                                             usage on stdout, exit 0
 //   --allow-network-for-proxy, --proxy-route-spec, --apply-seccomp-then-exec: refused, with why
 // The policies are mapped by approvals/codex_policy.h, then turned into the `sandgate run`
 // they amount to and parsed as that, so every check of `run` applies. danger-full-access asks

@@ -133,6 +133,24 @@ TEST_F(CodexHelperTest, ExitStatusIsTheCommands) {
   EXPECT_EQ(ReadFile(work_ / ".git/config"), "free\n");
 }
 
+// For a script that cannot choose argv[0]: `sandgate codex-linux-sandbox ARGS` is the same helper.
+TEST_F(CodexHelperTest, SubcommandFormIsTheSameHelper) {
+  std::vector<std::string> argv = {"/usr/bin/env", "-i", "PATH=/usr/bin:/bin", SandgateBinary(),
+                                   "codex-linux-sandbox"};
+  if (CellPipeline() == TestPipeline::kLegacy) argv.push_back("--use-legacy-landlock");
+  argv.insert(argv.end(), {"--sandbox-policy", R"({"type":"read-only"})", "--"});
+  for (const auto& word : Probe({"write", (work_ / "out.txt").string()})) argv.push_back(word);
+  RunOptions run;
+  run.cwd = work_.Path().string();
+  auto write = RunCommand(AsCellIdentity(argv), run);
+  EXPECT_EQ(write.out, OutsideRootsWriteError()) << write.err;
+  EXPECT_FALSE(fs::exists(work_ / "out.txt"));
+
+  auto help = RunCommand(AsCellIdentity({SandgateBinary(), "codex-linux-sandbox", "--help"}), run);
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_THAT(help.out, StartsWith("usage: codex-linux-sandbox "));
+}
+
 TEST_F(CodexHelperTest, BadPolicyIsOneLineAndNothingRuns) {
   const auto marker = work_ / "ran";
   for (const char* policy : {"{oops", R"({"type":"sandbox-everything"})",

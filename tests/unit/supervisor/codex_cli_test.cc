@@ -137,6 +137,22 @@ TEST_F(CodexCliTest, BadInputIsOneLineAndNothingRuns) {
               HasSubstr("/nonexistent-cwd"));
 }
 
+TEST_F(CodexCliTest, HelpIsUsageOnStdoutAndRunsNothing) {
+  for (const char* flag : {"--help", "-h"}) {
+    auto result = Parse({flag});
+    auto* exit = std::get_if<CliExit>(&result);
+    ASSERT_NE(exit, nullptr) << flag;
+    EXPECT_EQ(exit->code, 0);
+    EXPECT_FALSE(exit->to_stderr);
+    EXPECT_THAT(exit->message, StartsWith("usage: codex-linux-sandbox "));
+    EXPECT_THAT(exit->message, HasSubstr("--file-system-sandbox-policy"));
+  }
+  // After `--` it is the command's own flag.
+  RunConfig config = Config({"--sandbox-policy-cwd", Cwd(), "--sandbox-policy",
+                             R"({"type":"read-only"})", "--", "ls", "--help"});
+  EXPECT_THAT(config.sandbox.command, ElementsAre("ls", "--help"));
+}
+
 TEST(CodexHelperNameTest, ByBasename) {
   EXPECT_TRUE(IsCodexHelperName("codex-linux-sandbox"));
   EXPECT_TRUE(IsCodexHelperName("/opt/codex/bin/codex-linux-sandbox"));
