@@ -12,15 +12,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/seccomp_abi.h"
 #include "base/unique_fd.h"
 #include "pipelines/seccomp_filter.h"
 
 namespace sandgate::pipelines {
 namespace {
-
-// Neither constant is in Debian 12's headers.
-constexpr unsigned long kSetFlagsIoctl = _IOW('!', 4, std::uint64_t);  // NOTIF_SET_FLAGS
-constexpr std::uint64_t kSyncWakeUp = 1;
 
 long LoadAllowAll(unsigned long flags) {
   sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -59,7 +56,7 @@ SeccompFeatures ProbeSeccompFeatures() noexcept {
       if (fd < 0) {
         words[0] = errno;
       } else {
-        words[2] = ::ioctl(static_cast<int>(fd), kSetFlagsIoctl, kSyncWakeUp) == 0 ? 1 : 0;
+        words[2] = ::ioctl(static_cast<int>(fd), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0 ? 1 : 0;
       }
     }
     (void)!::write(write_end.Get(), words, sizeof words);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <string_view>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -277,6 +278,8 @@ int RunSandbox(const RunConfig& config) {
     options.approval_timeout = config.approval_timeout;
     options.proxy = config.proxy;
     options.dns_strict = config.dns_strict;
+    const char* sync_wake_up = std::getenv("SANDGATE_SECCOMP_SYNC_WAKE_UP");
+    options.sync_wake_up = sync_wake_up == nullptr || std::string_view(sync_wake_up) != "off";
     // The sandbox sees the host's resolv.conf (the root is bound read-only): its nameservers are
     // where the forwarder listens inside, and the first is the default upstream outside.
     auto resolv_conf = ReadWholeFile("/etc/resolv.conf");

@@ -51,6 +51,9 @@ struct MediatorOptions {
   // namespaces). Then nothing it reaches is sandbox-local: loopback is the host's, abstract unix
   // names are the host's, and no forwarder listens inside.
   bool own_network_namespace = true;
+  // Answers as synchronous wake-ups where the kernel can (notify.h); false for measuring the
+  // difference (SANDGATE_SECCOMP_SYNC_WAKE_UP=off).
+  bool sync_wake_up = true;
 };
 
 // Network mode approve: every connect (and send with a destination) the sandbox attempts comes

@@ -12,11 +12,18 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+
+#include "base/seccomp_abi.h"
 
 namespace sandgate::supervisor {
 
-NotifyListener::NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler)
-    : loop_(loop), fd_(std::move(listener)), handler_(std::move(handler)) {}
+NotifyListener::NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler,
+                               SyncWakeUp sync_wake_up)
+    : loop_(loop),
+      fd_(std::move(listener)),
+      handler_(std::move(handler)),
+      sync_wake_up_(sync_wake_up) {}
 
 base::Status NotifyListener::Start() {
   seccomp_notif_sizes sizes{};
@@ -24,6 +31,13 @@ base::Status NotifyListener::Start() {
     return base::ErrnoError("seccomp(SECCOMP_GET_NOTIF_SIZES)");
   }
   recv_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
+  if (sync_wake_up_ == SyncWakeUp::kAsk) {
+    // EINVAL before Linux 6.6: answers are then ordinary wake-ups, correct and slower.
+    sync_wake_up_set_ =
+        ::ioctl(fd_.Get(), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0;
+    spdlog::debug("seccomp listener: synchronous wake-ups {}",
+                  sync_wake_up_set_ ? "on" : std::string("unavailable: ") + std::strerror(errno));
+  }
   poll_ = UvHandle<uv_poll_t>::Create();
   if (int rc = uv_poll_init(loop_, poll_->Get(), fd_.Get()); rc != 0) {
     return base::Error{-rc, "uv_poll_init(seccomp listener)"};
