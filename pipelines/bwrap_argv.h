@@ -31,7 +31,9 @@ enum class InnerAction { kExecCommand, kProbe };
                                                       const InnerStageLaunch& inner,
                                                       InnerAction action = InnerAction::kExecCommand);
 
-// The hidden subcommand that runs the inner stage.
+// The hidden subcommand that runs the inner stage, in the sandgate binary and in the small
+// program of its own (installed next to it) alike.
 inline constexpr const char* kInnerSubcommand = "__sandgate-inner";
+inline constexpr const char* kInnerStageProgram = "sandgate-inner";
 
 }  // namespace sandgate::pipelines

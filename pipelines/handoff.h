@@ -8,6 +8,10 @@ namespace sandgate::pipelines {
 // sandbox and the supervisor outside. The inner stage only ever uses write() and read() on it:
 // those are never filtered, so the exchange works after the seccomp filter is in place.
 //
+//   supervisor -> inner  "P<program>"   the seccomp filter, as the BPF instructions the kernel
+//                                       loads (struct sock_filter, 8 bytes each): written
+//                                       before the sandbox is spawned, read first thing by the
+//                                       inner stage, which so needs no filter compiler.
 //   inner -> supervisor  "R" or "R<n>"  ready: filter loaded, about to exec. The supervisor learns
 //                                       the sender's pid from SCM_CREDENTIALS (SO_PASSCRED) and
 //                                       opens a pidfd on it while the inner stage waits. <n> is
@@ -19,6 +23,7 @@ namespace sandgate::pipelines {
 //   supervisor -> inner  "A"            acknowledged: go ahead (close the listener) and exec.
 //
 // In probe mode the inner stage sends "R" and exits 0 without waiting.
+inline constexpr char kHandoffProgram = 'P';
 inline constexpr char kHandoffReady = 'R';
 inline constexpr char kHandoffFailed = 'F';
 inline constexpr char kHandoffAck = 'A';

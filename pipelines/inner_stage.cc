@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,7 +17,7 @@
 #include "pipelines/handoff.h"
 #include "pipelines/legacy_stage.h"
 #include "pipelines/sandbox_spec.h"
-#include "pipelines/seccomp_filter.h"
+#include "pipelines/seccomp_load.h"
 
 namespace sandgate::pipelines {
 namespace {
@@ -144,6 +145,24 @@ std::optional<InnerArgs> ParseArgs(int argc, char** argv) {
   return args;
 }
 
+// The seccomp program, in static storage: the kernel's limit is small enough, and the inner
+// stage should not allocate what it can avoid.
+sock_filter g_program[kSeccompMaxInstructions];
+
+// Reads the "P<program>" message (handoff.h) into g_program; its length in instructions, or 0.
+std::size_t ReceiveProgram(int handoff_fd) noexcept {
+  char tag = 0;
+  iovec parts[2] = {{&tag, 1}, {g_program, sizeof g_program}};
+  ssize_t n;
+  do {
+    n = ::readv(handoff_fd, parts, 2);
+  } while (n < 0 && errno == EINTR);
+  if (n < 1 || tag != kHandoffProgram) return 0;
+  const auto bytes = static_cast<std::size_t>(n - 1);
+  if (bytes % sizeof(sock_filter) != 0) return 0;
+  return bytes / sizeof(sock_filter);
+}
+
 int Fail(int handoff_fd, const std::string& reason) {
   std::string message(1, kHandoffFailed);
   message += reason.substr(0, kHandoffMaxMessage - 1);
@@ -161,6 +180,9 @@ int RunInnerStage(int argc, char** argv) noexcept {
     if (!args) return Fail(-1, "malformed inner-stage arguments");
     // Whatever happens next, the handoff socket must not reach the command.
     ::fcntl(args->handoff_fd, F_SETFD, FD_CLOEXEC);
+    // The filter first: the supervisor wrote it before it spawned the sandbox.
+    const std::size_t program_length = ReceiveProgram(args->handoff_fd);
+    if (program_length == 0) return Fail(args->handoff_fd, "no seccomp program from the supervisor");
 
     if (args->legacy) {
       // The legacy pipeline builds its sandbox here; only the command's process comes back.
@@ -176,14 +198,10 @@ int RunInnerStage(int argc, char** argv) noexcept {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
       return Fail(args->handoff_fd, std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno));
     }
-    const bool host_network =
-        args->legacy && args->legacy->namespaces == LegacyNamespaces::kNone;
-    auto filter = BuildSeccompFilter(
-        args->network, host_network ? SandboxNetwork::kHost : SandboxNetwork::kOwnNamespace);
-    if (!filter.Ok()) return Fail(args->handoff_fd, filter.Err().Message());
     const char* wait_killable = std::getenv("SANDGATE_SECCOMP_WAIT_KILLABLE");
-    auto loaded = LoadSeccompFilter(
-        filter.Value(), args->network == NetworkMode::kApprove ? Listener::kWanted : Listener::kNone,
+    auto loaded = LoadSeccompProgram(
+        g_program, program_length,
+        args->network == NetworkMode::kApprove ? Listener::kWanted : Listener::kNone,
         wait_killable != nullptr && std::string_view(wait_killable) == "off" ? WaitKillable::kDoNot
                                                                             : WaitKillable::kAsk);
     if (!loaded.Ok()) return Fail(args->handoff_fd, loaded.Err().Message());

@@ -126,11 +126,9 @@ base::Result<std::string> ExportFilterPfc(const SeccompFilter& filter) {
   return out;
 }
 
-base::Result<LoadedFilter> LoadSeccompFilter(const SeccompFilter& filter, Listener listener,
-                                             WaitKillable wait_killable) {
-  // libseccomp 2.5 (Debian 12) cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, so its
-  // program is exported and loaded here. The inner stage is single-threaded (it was just
-  // exec'd), so no thread of it escapes the filter without TSYNC.
+base::Result<std::vector<sock_filter>> ExportFilterBpf(const SeccompFilter& filter) {
+  // libseccomp 2.5 (Debian 12) cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, nor load
+  // in another process: its program is exported and loaded by hand.
   base::UniqueFd fd(::memfd_create("sandgate-bpf", MFD_CLOEXEC));
   if (!fd) return base::ErrnoError("memfd_create");
   if (auto s = Check(seccomp_export_bpf(filter.get(), fd.Get()), "export_bpf"); !s) return s.Err();
@@ -143,22 +141,14 @@ base::Result<LoadedFilter> LoadSeccompFilter(const SeccompFilter& filter, Listen
     if (n != sizeof instruction) return base::Error{EPROTO, "exported BPF program is truncated"};
     program.push_back(instruction);
   }
-  sock_fprog fprog{static_cast<unsigned short>(program.size()), program.data()};
-  const unsigned long base_flags =
-      listener == Listener::kWanted ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-  LoadedFilter loaded;
-  long rc = -1;
-  if (listener == Listener::kWanted && wait_killable == WaitKillable::kAsk) {
-    // A notification sandgate has received then waits for fatal signals only: a signal storm
-    // cannot turn one connect into many (Linux 5.19+; older kernels refuse the flag).
-    rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                   base_flags | kSeccompFilterFlagWaitKillableRecv, &fprog);
-    loaded.wait_killable = rc >= 0;
-  }
-  if (rc < 0) rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, base_flags, &fprog);
-  if (rc < 0) return base::ErrnoError("seccomp(SECCOMP_SET_MODE_FILTER)");
-  loaded.listener = listener == Listener::kWanted ? static_cast<int>(rc) : -1;
-  return loaded;
+  return program;
+}
+
+base::Result<LoadedFilter> LoadSeccompFilter(const SeccompFilter& filter, Listener listener,
+                                             WaitKillable wait_killable) {
+  auto program = ExportFilterBpf(filter);
+  if (!program.Ok()) return program.Err();
+  return LoadSeccompProgram(program->data(), program->size(), listener, wait_killable);
 }
 
 }  // namespace sandgate::pipelines

@@ -4,9 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "pipelines/sandbox_spec.h"
+#include "pipelines/seccomp_load.h"
 
 namespace sandgate::pipelines {
 
@@ -32,23 +34,10 @@ enum class SandboxNetwork { kOwnNamespace, kHost };
 // libseccomp's pseudo-code listing of the filter, for tests and `--log-level trace`.
 [[nodiscard]] base::Result<std::string> ExportFilterPfc(const SeccompFilter& filter);
 
-// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19), absent from Debian 12's headers.
-inline constexpr unsigned long kSeccompFilterFlagWaitKillableRecv = 1UL << 5;
+// The program as the kernel loads it (what the inner stage receives, seccomp_load.h).
+[[nodiscard]] base::Result<std::vector<sock_filter>> ExportFilterBpf(const SeccompFilter& filter);
 
-enum class Listener { kNone, kWanted };
-// kAsk: with a listener, ask the kernel for WAIT_KILLABLE_RECV (and do without where it has none).
-// kDoNot: never (SANDGATE_SECCOMP_WAIT_KILLABLE=off, to test the path older kernels take).
-enum class WaitKillable { kAsk, kDoNot };
-
-struct LoadedFilter {
-  int listener = -1;  // the seccomp listener (Listener::kWanted), owned by the caller
-  // Received notifications wait for fatal signals only (the kernel took the flag).
-  bool wait_killable = false;
-};
-
-// Installs the filter on the calling thread, which must be the process's only one. Needs
-// no_new_privs. With Listener::kWanted the filter's notifications go to a new listener,
-// asked for with WAIT_KILLABLE_RECV where the kernel has it.
+// ExportFilterBpf, then LoadSeccompProgram on the calling thread (tests, the machine probe).
 [[nodiscard]] base::Result<LoadedFilter> LoadSeccompFilter(
     const SeccompFilter& filter, Listener listener, WaitKillable wait_killable = WaitKillable::kAsk);
 

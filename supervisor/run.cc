@@ -211,7 +211,7 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
       };
     }
     started = child.Start(
-        stage.program, stage.args,
+        stage.program, stage.args, stage.seccomp_program,
         [&](const ChildOutcome& o) {
           outcome = o;
           if (mediator) mediator->Close();

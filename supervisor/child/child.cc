@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,8 +53,10 @@ SandboxChild* OwnerOf(T* handle) {
 }  // namespace
 
 base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
-                                 const std::vector<std::string>& args, FinishedCallback on_finished,
-                                 ReadyCallback on_ready, ChildStdio stdio) {
+                                 const std::vector<std::string>& args,
+                                 const std::vector<sock_filter>& seccomp_program,
+                                 FinishedCallback on_finished, ReadyCallback on_ready,
+                                 ChildStdio stdio) {
   on_finished_ = std::move(on_finished);
   caller_stderr_ = stdio.err;
   on_ready_ = std::move(on_ready);
@@ -69,6 +72,17 @@ base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
     return base::ErrnoError("setsockopt(SO_PASSCRED)");
   }
   if (::fcntl(handoff_.Get(), F_SETFL, O_NONBLOCK) != 0) return base::ErrnoError("fcntl(O_NONBLOCK)");
+  // Waiting in the socket before the inner stage exists: it reads the program first thing. One
+  // datagram; an empty socket takes it whole (at most 32 KiB against a far larger send buffer).
+  char tag = pipelines::kHandoffProgram;
+  iovec parts[2] = {{&tag, 1},
+                    {const_cast<sock_filter*>(seccomp_program.data()),
+                     seccomp_program.size() * sizeof(sock_filter)}};
+  const auto expected = static_cast<ssize_t>(1 + parts[1].iov_len);
+  if (ssize_t n = ::writev(handoff_.Get(), parts, 2); n != expected) {
+    return n < 0 ? base::ErrnoError("writev(handoff, seccomp program)")
+                 : base::Error{EMSGSIZE, "seccomp program not sent whole"};
+  }
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return base::ErrnoError("pipe2(stderr)");

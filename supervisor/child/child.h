@@ -1,5 +1,6 @@
 #pragma once
 
+#include <linux/filter.h>
 #include <uv.h>
 
 #include <filesystem>
@@ -54,9 +55,10 @@ class SandboxChild {
 
   // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
   // fails, the supervisor explains it in one line instead of bwrap's raw messages.
+  // `seccomp_program` goes to the inner stage first thing (pipelines/handoff.h).
   base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
-                     FinishedCallback on_finished, ReadyCallback on_ready = {},
-                     ChildStdio stdio = {});
+                     const std::vector<sock_filter>& seccomp_program, FinishedCallback on_finished,
+                     ReadyCallback on_ready = {}, ChildStdio stdio = {});
   // The command's pid (valid once it reported ready), for sandbox/started.
   [[nodiscard]] pid_t CommandPid() const noexcept { return command_pid_; }
 

@@ -40,6 +40,7 @@ class LegacyPipeline final : public Pipeline {
   pipelines::SandboxSpec spec_;
   pipelines::LegacyShape shape_;
   std::filesystem::path self_;
+  std::vector<sock_filter> seccomp_program_;
   std::vector<pipelines::Protection> protections_;
   pipelines::Placeholders placeholders_;
 };

@@ -2,15 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <system_error>
 
 namespace sandgate::supervisor {
 
-base::Result<std::filesystem::path> SandgateExecutable() {
+base::Result<std::filesystem::path> InnerStageExecutable() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return base::Error{0, "cannot find the sandgate binary: /proc/self/exe: " + ec.message()};
+  auto small = self.parent_path() / pipelines::kInnerStageProgram;
+  if (::access(small.c_str(), X_OK) == 0) return small;
+  spdlog::debug("no {} next to {}: the inner stage is sandgate's own subcommand (slower to start)",
+                pipelines::kInnerStageProgram, self.string());
   return self;
+}
+
+base::Result<std::vector<sock_filter>> SeccompProgramFor(pipelines::NetworkMode network,
+                                                         pipelines::SandboxNetwork where) {
+  auto filter = pipelines::BuildSeccompFilter(network, where);
+  if (!filter.Ok()) return filter.Err();
+  return pipelines::ExportFilterBpf(filter.Value());
 }
 
 base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,

@@ -8,6 +8,7 @@
 #include "pipelines/bwrap_argv.h"
 #include "pipelines/placeholders.h"
 #include "pipelines/protected_paths.h"
+#include "pipelines/seccomp_filter.h"
 #include "supervisor/child/child.h"
 
 namespace sandgate::supervisor {
@@ -18,6 +19,8 @@ namespace sandgate::supervisor {
 struct StageLaunch {
   std::filesystem::path program;
   std::vector<std::string> args;
+  // The seccomp filter the inner stage loads, built here (pipelines/handoff.h).
+  std::vector<sock_filter> seccomp_program;
 };
 
 // A way to build a sandbox around the inner stage. run.cc knows only this: the pipeline
@@ -46,8 +49,13 @@ class Pipeline {
 };
 
 // What both pipelines prepare alike (pipeline.cc).
-// The sandgate binary, which each re-executes as its inner stage.
-[[nodiscard]] base::Result<std::filesystem::path> SandgateExecutable();
+// The program of the inner stage: `sandgate-inner` next to the sandgate binary (small and
+// static, it starts in a fraction of the time), or else the sandgate binary itself, whose hidden
+// subcommand is the same inner stage.
+[[nodiscard]] base::Result<std::filesystem::path> InnerStageExecutable();
+// The seccomp filter for the command, as the BPF program the inner stage loads.
+[[nodiscard]] base::Result<std::vector<sock_filter>> SeccompProgramFor(
+    pipelines::NetworkMode network, pipelines::SandboxNetwork where);
 // Creates (or joins) the placeholder of every missing protected path and logs each protection.
 [[nodiscard]] base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,
                                             pipelines::Placeholders& placeholders);
