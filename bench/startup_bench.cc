@@ -93,6 +93,17 @@ void BM_SandgateRun(benchmark::State& state) {
   }
 }
 
+// Mode approve (auto-deny): the listener handoff, the namespace helper and the DNS forwarder on
+// top of the same start.
+void BM_SandgateRunApprove(benchmark::State& state) {
+  std::vector<std::string> argv = {SANDGATE_BENCH_SANDGATE, "run", "--approvals", "auto-deny",
+                                   "--log-level", "error", "-C", TheWorkspace().root.string(),
+                                   "-w", TheWorkspace().root.string(), "--", "/bin/true"};
+  for (auto _ : state) {
+    if (RunQuietly(argv) != 0) state.SkipWithError("sandgate --approvals auto-deny failed");
+  }
+}
+
 // The legacy pipeline on the same workspace: sandgate's own inner stage makes the namespaces,
 // mounts the protections and applies Landlock, without bwrap.
 void BM_SandgateRunLegacy(benchmark::State& state) {
@@ -107,14 +118,16 @@ void BM_SandgateRunLegacy(benchmark::State& state) {
 
 BENCHMARK(BM_BwrapDirect)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SandgateRun)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_SandgateRunApprove)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_SandgateRunLegacy)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  sandgate::bench::RatioReporter reporter({{"BM_SandgateRun", "BM_BwrapDirect", 1.3},
-                                           {"BM_SandgateRunLegacy", "BM_BwrapDirect", 1.3}});
+  sandgate::bench::RatioReporter reporter({{"BM_SandgateRun", "BM_BwrapDirect", 1.2},
+                                           {"BM_SandgateRunApprove", "BM_BwrapDirect", 1.3},
+                                           {"BM_SandgateRunLegacy", "BM_BwrapDirect", 1.2}});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

@@ -7,6 +7,8 @@ packages=(
   libuv1-dev libseccomp-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bubblewrap util-linux curl
+  # The whole-workload benchmark clones over git:// from a git daemon.
+  git
   # Real peers the integration tests start themselves; the executable-only packages, so that no
   # system dnsmasq (port 53) or tinyproxy (8888) service is installed and started.
   dnsmasq-base tinyproxy-bin microsocks

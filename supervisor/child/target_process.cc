@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
@@ -17,17 +19,18 @@ namespace {
 
 constexpr std::size_t kMaxCmdlineBytes = 64 * 1024;
 
+// Reads at most `limit` bytes, a page at a time: this runs for every request, and most of what it
+// reads (a status, an argv) is far shorter than its bound.
 std::string ReadBounded(const std::string& path, std::size_t limit) {
   base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return {};
-  std::string data(limit, '\0');
-  std::size_t total = 0;
-  while (total < limit) {
-    ssize_t n = ::read(fd.Get(), data.data() + total, limit - total);
+  std::string data;
+  char page[4096];
+  while (data.size() < limit) {
+    ssize_t n = ::read(fd.Get(), page, std::min(sizeof page, limit - data.size()));
     if (n <= 0) break;
-    total += static_cast<std::size_t>(n);
+    data.append(page, static_cast<std::size_t>(n));
   }
-  data.resize(total);
   return data;
 }
 
@@ -46,6 +49,13 @@ std::optional<pid_t> ThreadGroupOf(pid_t tid) {
   long tgid = std::strtol(status.c_str() + pos + 6, nullptr, 10);
   if (tgid <= 0) return std::nullopt;
   return static_cast<pid_t>(tgid);
+}
+
+bool IsThreadOf(pid_t tgid, pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d", static_cast<int>(tgid),
+                static_cast<int>(tid));
+  return ::access(path, F_OK) == 0;
 }
 
 bool ProcessRunning(int pidfd) {

@@ -14,6 +14,9 @@ namespace sandgate::supervisor {
 // The process (thread group) a seccomp notification's thread belongs to. Notifications carry a
 // thread id; fd tables, memory and pidfd_open work per process. Read from /proc/TID/status.
 [[nodiscard]] std::optional<pid_t> ThreadGroupOf(pid_t tid);
+// Is `tid` a thread of process `tgid` (/proc/TGID/task/TID exists)? A lookup, where
+// ThreadGroupOf has the kernel print a whole status file: for the processes already known.
+[[nodiscard]] bool IsThreadOf(pid_t tgid, pid_t tid);
 
 // Has the process behind `pidfd` not exited yet? One poll(2) with no wait. While it runs, no
 // other task can have its pid, so a notification from that thread id comes from its leader.

@@ -137,7 +137,8 @@ void Mediator::Handle(const Notification& n) noexcept {
         known != processes_.end() && ProcessRunning(known->second->pidfd.Get())) {
       tgid = n.tid;
     } else {
-      tgid = ThreadGroupOf(n.tid);
+      tgid = KnownThreadGroupOf(n.tid);
+      if (!tgid) tgid = ThreadGroupOf(n.tid);
     }
     if (!tgid) return listener_->RespondError(n.id, ESRCH);  // the thread is gone already
     switch (n.syscall) {
@@ -157,6 +158,17 @@ void Mediator::Handle(const Notification& n) noexcept {
     spdlog::error("notification {}: {}", n.id, e.what());
     listener_->RespondError(n.id, EPERM);  // fail closed
   }
+}
+
+std::optional<pid_t> Mediator::KnownThreadGroupOf(pid_t tid) const noexcept {
+  // Threads mostly belong to a process that asked before (a Go or Java runtime's many threads):
+  // try the few known ones. Thread ids are unique, so a match is the thread group.
+  constexpr std::size_t kTried = 8;
+  if (processes_.size() > kTried) return std::nullopt;
+  for (const auto& [tgid, process] : processes_) {
+    if (IsThreadOf(tgid, tid)) return tgid;
+  }
+  return std::nullopt;
 }
 
 Mediator::Process* Mediator::ProcessFor(pid_t tgid) noexcept {

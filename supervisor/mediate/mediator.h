@@ -112,6 +112,8 @@ class Mediator {
   void CheckName(const NameQuestion& question, std::function<void(NameVerdict)> done) noexcept;
 
   Process* ProcessFor(pid_t tgid) noexcept;
+  // The process among those known that thread `tid` belongs to, without reading its status.
+  [[nodiscard]] std::optional<pid_t> KnownThreadGroupOf(pid_t tid) const noexcept;
   void OnProcessExited(pid_t tgid) noexcept;
 
   // The table of requests waiting for a prompt's answer, indexed by thread as well.

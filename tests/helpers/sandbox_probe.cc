@@ -266,6 +266,23 @@ int Threads(int n, const char* address, const char* port) {
   return 0;
 }
 
+// N threads connect at once, each to an address of its own on the host's loopback
+// (127.0.A.B:PORT, A from 1), so that each is an approval of its own; prints "ok=K err=M".
+int ThreadsSpread(int n, const char* port) {
+  std::atomic<int> ok{0}, err{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    const std::string address =
+        "127.0." + std::to_string(1 + i / 254) + "." + std::to_string(1 + i % 254);
+    threads.emplace_back([&ok, &err, sa = V4(address.c_str(), port)] {
+      (ConnectOnce(sa) == 0 ? ok : err)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::printf("ok=%d err=%d\n", ok.load(), err.load());
+  return 0;
+}
+
 // N processes connect at once; prints "ok=K err=M".
 int Processes(int n, const char* address, const char* port) {
   auto sa = V4(address, port);
@@ -761,6 +778,7 @@ int main(int argc, char** argv) {
   if (cmd == "udp") return Udp(arg(2), arg(3), arg(4));
   if (cmd == "tfo") return FastOpen(arg(2), arg(3));
   if (cmd == "threads") return Threads(std::atoi(arg(2)), arg(3), arg(4));
+  if (cmd == "threads-spread") return ThreadsSpread(std::atoi(arg(2)), arg(3));
   if (cmd == "processes") return Processes(std::atoi(arg(2)), arg(3), arg(4));
   if (cmd == "vfork-connect") return VforkConnect(arg(2), arg(3));
   if (cmd == "daemon-connect") return DaemonConnect(arg(2), arg(3));
