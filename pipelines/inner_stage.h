@@ -4,8 +4,9 @@ namespace sandgate::pipelines {
 
 // Entry point of the hidden subcommand, run inside bwrap as
 //   sandgate __sandgate-inner --network=MODE --handoff-fd=N --stderr-fd=M (--probe | -- CMD...)
-// Sets no_new_privs, installs the seccomp filter, tells the supervisor it is ready, restores the
-// caller's stderr and execs the command. Never returns on success; returns the exit status
+// Reads the seccomp program the supervisor sent (handoff.h), sets no_new_privs, loads it, tells
+// the supervisor it is ready, restores the caller's stderr and execs the command. Both the
+// sandgate binary's hidden subcommand and sandgate-inner (supervisor/inner_main.cc) run this. Never returns on success; returns the exit status
 // otherwise (125 setup failure, 126 not executable, 127 not found).
 //
 // Runs before anything else in main(): no logging setup, no allocations it can avoid, so that a

@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
+#include "pipelines/bwrap_argv.h"
 #include "pipelines/landlock.h"
 #include "pipelines/legacy_stage.h"
 #include "pipelines/seccomp_probe.h"
 #include "vendor/bubblewrap/bwrap_locator.h"
 #include "vendor/bubblewrap/bwrap_probe.h"
+#include "supervisor/child/pipeline.h"
 #include "vendor/bubblewrap/userns_check.h"
 
 namespace sandgate::supervisor {
@@ -68,6 +71,7 @@ MachineFacts GatherMachineFacts(const std::optional<std::string>& bwrap_path) {
   f.wait_killable_recv = seccomp.wait_killable_recv;
   f.sync_wake_up = seccomp.sync_wake_up;
   f.seccomp_error = seccomp.error;
+  if (auto inner = InnerStageExecutable(); inner.Ok()) f.inner_stage = inner->string();
   auto bwrap = bubblewrap::LocateBwrap(bwrap_path, std::getenv("SANDGATE_BWRAP"), std::getenv("PATH"));
   if (bwrap.Ok()) {
     f.bwrap_path = bwrap.Value().string();
@@ -101,6 +105,10 @@ std::string FormatMachineReport(const MachineFacts& f) {
     line("bwrap", f.bwrap_path + (f.bwrap_version.empty() ? " (version unknown: " + f.bwrap_error + ")"
                                                           : " " + f.bwrap_version));
   }
+  const bool small = f.inner_stage.ends_with(std::string("/") + pipelines::kInnerStageProgram);
+  line("inner stage", f.inner_stage.empty() ? "unknown"
+                      : small ? f.inner_stage
+                              : f.inner_stage + " (no sandgate-inner next to it: slower starts)");
   line("pipeline bwrap", BwrapVerdict(f));
   line("pipeline legacy", LegacyVerdict(f));
   return out;

@@ -22,6 +22,7 @@ struct MachineFacts {
   std::string bwrap_path;     // empty: not found
   std::string bwrap_version;  // empty: could not be probed
   std::string bwrap_error;
+  std::string inner_stage;  // the program run inside each sandbox (child/pipeline.h)
 };
 
 [[nodiscard]] MachineFacts GatherMachineFacts(const std::optional<std::string>& bwrap_path);

@@ -194,19 +194,26 @@ std::vector<std::string> AsCellIdentity(std::vector<std::string> argv) {
   return wrapped;
 }
 
-std::string ReachableExecutable(const std::string& path) {
+std::string ReachableExecutable(const std::string& path,
+                                const std::vector<std::string>& companions) {
   if (TestIdentity() == Identity::kRoot || ::geteuid() != 0 || OthersReach(path)) return path;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return path;
-  // One copy per build of the file (its size and mtime name it), shared by every test process;
-  // made under a temporary name and renamed into place, so parallel tests never see half a copy.
+  // One copy per build of the files (their sizes and mtimes name it), shared by every test
+  // process; each made under a temporary name and renamed into place, `path` last, so parallel
+  // tests never see half a copy.
+  std::string build;
+  std::vector<fs::path> files;
+  for (const auto& companion : companions) files.push_back(fs::path(path).parent_path() / companion);
+  files.emplace_back(path);
+  for (const auto& file : files) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) return path;
+    build += (build.empty() ? "" : "-") + std::to_string(st.st_size) + "-" +
+             std::to_string(st.st_mtim.tv_sec) + "-" + std::to_string(st.st_mtim.tv_nsec);
+  }
   const fs::path top = "/tmp/sandgate-test-bin";
   const fs::path name = fs::path(path).filename();
   const fs::path builds = top / name;
-  const fs::path copy = builds /
-                        (std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
-                         "-" + std::to_string(st.st_mtim.tv_nsec)) /
-                        name;
+  const fs::path copy = builds / build / name;
   // /tmp is everyone's: each directory on the way must be root's and writable by root alone,
   // or another local user could plant the binaries the suite then runs as root.
   for (const auto& dir : {top, builds, copy.parent_path()}) OwnDirectory(dir);
@@ -216,10 +223,13 @@ std::string ReachableExecutable(const std::string& path) {
   for (const auto& old : fs::directory_iterator(builds, ec)) {
     if (old.path() != copy.parent_path()) fs::remove_all(old.path(), ec);
   }
-  const fs::path partial = copy.string() + ".partial-" + std::to_string(::getpid());
-  CopyExclusively(path, partial);
-  if (::rename(partial.c_str(), copy.c_str()) != 0) {
-    throw std::runtime_error("renaming the copy of " + path + ": " + std::strerror(errno));
+  for (const auto& file : files) {
+    const fs::path target = copy.parent_path() / file.filename();
+    const fs::path partial = target.string() + ".partial-" + std::to_string(::getpid());
+    CopyExclusively(file.string(), partial);
+    if (::rename(partial.c_str(), target.c_str()) != 0) {
+      throw std::runtime_error("renaming the copy of " + file.string() + ": " + std::strerror(errno));
+    }
   }
   return copy.string();
 }

@@ -63,8 +63,10 @@ struct TestAccount {
 
 // `path` (an executable built with the suite) at a place the cell's account can execute it: the
 // path itself when every directory above it lets others through, else a copy made once per
-// build of the file under /tmp.
-[[nodiscard]] std::string ReachableExecutable(const std::string& path);
+// build of the file under /tmp, with copies of the `companions` (file names next to it, such
+// as sandgate's sandgate-inner) next to the copy.
+[[nodiscard]] std::string ReachableExecutable(const std::string& path,
+                                              const std::vector<std::string>& companions = {});
 
 // Makes `path` and everything below it (not following symlinks) belong to the cell's account.
 void HandOver(const std::filesystem::path& path);

@@ -18,7 +18,8 @@ extern char** environ;
 namespace sandgate::testing {
 
 std::string SandgateBinary() {
-  static const std::string path = ReachableExecutable(SANDGATE_TEST_SANDGATE);
+  // With the small inner stage beside it, as installed (child/pipeline.h).
+  static const std::string path = ReachableExecutable(SANDGATE_TEST_SANDGATE, {"sandgate-inner"});
   return path;
 }
 std::string ProbeBinary() {

@@ -27,14 +27,16 @@ class InnerStageTest : public SandboxTest {
                               fs::perms::others_read | fs::perms::others_exec);
     return copy.string();
   }
-  RunResult Run(const std::string& sandgate, std::vector<std::string> options,
+  RunResult Run(const std::string& sandgate, std::vector<std::string> sandgate_options,
                 std::vector<std::string> probe) {
     std::vector<std::string> argv = {sandgate, "run", "--log-level", "debug"};
-    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), sandgate_options.begin(), sandgate_options.end());
     argv.push_back("--");
     argv.push_back(ProbeBinary());
     argv.insert(argv.end(), probe.begin(), probe.end());
-    return RunCommand(AsCellIdentity(argv));
+    RunOptions options;
+    options.cwd = kSandgateCwd;
+    return RunCommand(AsCellIdentity(argv), options);
   }
   TempDir lone_{TempDir::Keeper::kRoot};
 };
@@ -60,7 +62,9 @@ TEST_F(InnerStageTest, WithoutItSandgatesOwnSubcommandBuildsTheSameSandbox) {
 
 TEST_F(InnerStageTest, RunByHandItRefusesWithOneLine) {
   const fs::path inner = fs::path(SandgateBinary()).parent_path() / "sandgate-inner";
-  auto r = RunCommand(AsCellIdentity({inner.string()}));
+  RunOptions options;
+  options.cwd = kSandgateCwd;
+  auto r = RunCommand(AsCellIdentity({inner.string()}), options);
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(r.err, "sandgate-inner: the inner stage of a sandgate sandbox; sandgate starts it, not you\n");
 }

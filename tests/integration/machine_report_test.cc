@@ -20,6 +20,7 @@ TEST_F(MachineReportTest, DebugSaysWhatThisMachineAllows) {
     EXPECT_THAT(r.out, ContainsRegex("landlock abi: [1-9][0-9]*\n"));
     EXPECT_THAT(r.out, HasSubstr("seccomp listener: yes\n"));
     EXPECT_THAT(r.out, ContainsRegex("bwrap: /[^ ]+ [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+    EXPECT_THAT(r.out, ContainsRegex("inner stage: /[^ ]+/sandgate-inner\n"));
     EXPECT_THAT(r.out, HasSubstr(TestIdentity() == Identity::kRoot ? "running as: root\n"
                                                                     : "running as: an unprivileged user\n"));
     if (CellHasUserNamespaces()) {

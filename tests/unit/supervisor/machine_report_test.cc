@@ -27,6 +27,13 @@ TEST(MachineReportTest, EveryFactOnItsLine) {
   EXPECT_THAT(text, HasSubstr("landlock abi: 3\n"));
   EXPECT_THAT(text, HasSubstr("seccomp wait_killable_recv: yes\nseccomp sync_wake_up: no\n"));
   EXPECT_THAT(text, HasSubstr("bwrap: /usr/bin/bwrap 0.8.0\n"));
+  EXPECT_THAT(text, HasSubstr("inner stage: unknown\n"));
+  auto f = Facts();
+  f.inner_stage = "/opt/sandgate/sandgate-inner";
+  EXPECT_THAT(FormatMachineReport(f), HasSubstr("inner stage: /opt/sandgate/sandgate-inner\n"));
+  f.inner_stage = "/opt/sandgate/sandgate";
+  EXPECT_THAT(FormatMachineReport(f),
+              HasSubstr("inner stage: /opt/sandgate/sandgate (no sandgate-inner next to it"));
   EXPECT_THAT(text, HasSubstr("pipeline bwrap: available\n"));
   EXPECT_THAT(text, HasSubstr("pipeline legacy: a user namespace with"));
 }
