@@ -16,7 +16,8 @@ fi
 scripts/build.sh >/dev/null
 workspace=$(mktemp -d)
 mkdir -p "$workspace/.git" "$workspace/bin"
-install -m 755 build/supervisor/sandgate "$workspace/bin/sandgate"
+# sandgate and its inner stage, side by side as installed.
+install -m 755 build/supervisor/sandgate build/supervisor/sandgate-inner "$workspace/bin/"
 chmod 755 "$workspace"
 [[ ${#as_user[@]} -gt 0 ]] && chown -R "$user:" "$workspace"
 sandgate() { "${as_user[@]}" "$workspace/bin/sandgate" "$@"; }
