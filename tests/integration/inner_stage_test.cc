@@ -3,6 +3,9 @@
 // binary copied alone). The sandbox, and the filter the supervisor sends in, are the same.
 #include <gmock/gmock.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "tests/helpers/sandbox_fixture.h"
@@ -67,6 +70,35 @@ TEST_F(InnerStageTest, RunByHandItRefusesWithOneLine) {
   auto r = RunCommand(AsCellIdentity({inner.string()}), options);
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(r.err, "sandgate-inner: the inner stage of a sandgate sandbox; sandgate starts it, not you\n");
+}
+
+// The inner stage never runs the command without the filter the supervisor sends: a handoff
+// that carries no program, or a malformed one, ends it with 125 and a reason to the supervisor.
+TEST_F(InnerStageTest, WithoutItsFilterTheCommandNeverRuns) {
+  const fs::path inner = fs::path(SandgateBinary()).parent_path() / "sandgate-inner";
+  TempDir dir;
+  const auto marker = dir / "ran";
+  for (const std::string& message : {std::string("R"), std::string("P") + std::string(5, 'x')}) {
+    int pair[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+    ASSERT_EQ(::write(pair[0], message.data(), message.size()),
+              static_cast<ssize_t>(message.size()));
+    RunOptions options;
+    options.cwd = kSandgateCwd;
+    options.inherit_fds = {pair[1]};
+    auto r = RunCommand({inner.string(), "__sandgate-inner", "--network=off",
+                         "--handoff-fd=" + std::to_string(pair[1]), "--stderr-fd=2", "--",
+                         "/bin/sh", "-c", "echo x > " + marker.string()},
+                        options);
+    ::close(pair[1]);
+    char report[256] = {};
+    const ssize_t n = ::read(pair[0], report, sizeof report - 1);
+    ::close(pair[0]);
+    EXPECT_EQ(r.exit_code, 125) << r.err;
+    EXPECT_EQ(std::string(report, n > 0 ? static_cast<std::size_t>(n) : 0),
+              "Fno seccomp program from the supervisor");
+    EXPECT_FALSE(fs::exists(marker));
+  }
 }
 
 }  // namespace
