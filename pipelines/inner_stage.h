@@ -6,8 +6,9 @@ namespace sandgate::pipelines {
 //   sandgate __sandgate-inner --network=MODE --handoff-fd=N --stderr-fd=M (--probe | -- CMD...)
 // Reads the seccomp program the supervisor sent (handoff.h), sets no_new_privs, loads it, tells
 // the supervisor it is ready, restores the caller's stderr and execs the command. Both the
-// sandgate binary's hidden subcommand and sandgate-inner (supervisor/inner_main.cc) run this. Never returns on success; returns the exit status
-// otherwise (125 setup failure, 126 not executable, 127 not found).
+// sandgate binary's hidden subcommand and sandgate-inner (supervisor/inner_main.cc) run this.
+// Never returns on success; returns the exit status otherwise (125 setup failure, 126 not
+// executable, 127 not found).
 //
 // Runs before anything else in main(): no logging setup, no allocations it can avoid, so that a
 // sandbox start costs as little as possible.

@@ -56,7 +56,10 @@ SeccompFeatures ProbeSeccompFeatures() noexcept {
       if (fd < 0) {
         words[0] = errno;
       } else {
-        words[2] = ::ioctl(static_cast<int>(fd), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0 ? 1 : 0;
+        words[2] = ::ioctl(static_cast<int>(fd), base::kSeccompNotifSetFlags,
+                           base::kSeccompSyncWakeUp) == 0
+                       ? 1
+                       : 0;
       }
     }
     (void)!::write(write_end.Get(), words, sizeof words);

@@ -31,19 +31,17 @@ base::Status BwrapPipeline::Prepare() {
   if (!protections.Ok()) return protections.Err();
   protections_ = std::move(protections.Value());
   if (auto held = HoldPlaceholders(protections_, placeholders_); !held) return held;
-  auto self = InnerStageExecutable();
-  if (!self.Ok()) return self.Err();
-  self_ = std::move(self.Value());
-  auto program = SeccompProgramFor(spec_.network, pipelines::SandboxNetwork::kOwnNamespace);
-  if (!program.Ok()) return program.Err();
-  seccomp_program_ = std::move(program.Value());
+  auto inner = PrepareInnerStage(spec_.network, pipelines::SandboxNetwork::kOwnNamespace);
+  if (!inner.Ok()) return inner.Err();
+  inner_ = std::move(inner.Value());
   return base::Ok{};
 }
 
 StageLaunch BwrapPipeline::Stage(pipelines::InnerAction action) const {
-  const pipelines::InnerStageLaunch inner{self_, pipelines::kBwrapHandoffFd,
+  const pipelines::InnerStageLaunch inner{inner_.program, pipelines::kBwrapHandoffFd,
                                           pipelines::kBwrapStderrFd};
-  return {bwrap_, pipelines::BuildBwrapArgv(spec_, protections_, inner, action), seccomp_program_};
+  return {bwrap_, pipelines::BuildBwrapArgv(spec_, protections_, inner, action),
+          inner_.seccomp_program};
 }
 
 std::string BwrapPipeline::ExplainSetupFailure(const ChildOutcome& outcome) const {

@@ -33,8 +33,7 @@ class BwrapPipeline final : public Pipeline {
   pipelines::SandboxSpec spec_;
   std::optional<std::string> bwrap_path_;  // --bwrap
   std::filesystem::path bwrap_;
-  std::filesystem::path self_;
-  std::vector<sock_filter> seccomp_program_;
+  InnerStage inner_;
   std::vector<pipelines::Protection> protections_;
   pipelines::Placeholders placeholders_;
 };

@@ -92,22 +92,19 @@ base::Status LegacyPipeline::Prepare() {
   }
   spdlog::debug("legacy pipeline: namespaces {}, Landlock ABI {}",
                 pipelines::ToString(shape_.namespaces), shape_.landlock_abi);
-  auto self = InnerStageExecutable();
-  if (!self.Ok()) return self.Err();
-  self_ = std::move(self.Value());
-  auto program = SeccompProgramFor(spec_.network, shape_.namespaces == pipelines::LegacyNamespaces::kNone
-                                             ? pipelines::SandboxNetwork::kHost
-                                             : pipelines::SandboxNetwork::kOwnNamespace);
-  if (!program.Ok()) return program.Err();
-  seccomp_program_ = std::move(program.Value());
+  auto inner = PrepareInnerStage(spec_.network, OwnNetworkNamespace()
+                                                    ? pipelines::SandboxNetwork::kOwnNamespace
+                                                    : pipelines::SandboxNetwork::kHost);
+  if (!inner.Ok()) return inner.Err();
+  inner_ = std::move(inner.Value());
   return base::Ok{};
 }
 
 StageLaunch LegacyPipeline::Stage(pipelines::InnerAction action) const {
-  const pipelines::InnerStageLaunch inner{self_, pipelines::kBwrapHandoffFd,
+  const pipelines::InnerStageLaunch inner{inner_.program, pipelines::kBwrapHandoffFd,
                                           pipelines::kBwrapStderrFd};
-  return {self_, pipelines::BuildLegacyArgv(spec_, protections_, shape_, inner, action),
-          seccomp_program_};
+  return {inner_.program, pipelines::BuildLegacyArgv(spec_, protections_, shape_, inner, action),
+          inner_.seccomp_program};
 }
 
 std::string LegacyPipeline::ExplainSetupFailure(const ChildOutcome& outcome) const {

@@ -39,8 +39,7 @@ class LegacyPipeline final : public Pipeline {
  private:
   pipelines::SandboxSpec spec_;
   pipelines::LegacyShape shape_;
-  std::filesystem::path self_;
-  std::vector<sock_filter> seccomp_program_;
+  InnerStage inner_;
   std::vector<pipelines::Protection> protections_;
   pipelines::Placeholders placeholders_;
 };

@@ -19,11 +19,15 @@ base::Result<std::filesystem::path> InnerStageExecutable() {
   return self;
 }
 
-base::Result<std::vector<sock_filter>> SeccompProgramFor(pipelines::NetworkMode network,
-                                                         pipelines::SandboxNetwork where) {
+base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
+                                           pipelines::SandboxNetwork where) {
+  auto program = InnerStageExecutable();
+  if (!program.Ok()) return program.Err();
   auto filter = pipelines::BuildSeccompFilter(network, where);
   if (!filter.Ok()) return filter.Err();
-  return pipelines::ExportFilterBpf(filter.Value());
+  auto bpf = pipelines::ExportFilterBpf(filter.Value());
+  if (!bpf.Ok()) return bpf.Err();
+  return InnerStage{std::move(program.Value()), std::move(bpf.Value())};
 }
 
 base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,

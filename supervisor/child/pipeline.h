@@ -53,9 +53,14 @@ class Pipeline {
 // static, it starts in a fraction of the time), or else the sandgate binary itself, whose hidden
 // subcommand is the same inner stage.
 [[nodiscard]] base::Result<std::filesystem::path> InnerStageExecutable();
-// The seccomp filter for the command, as the BPF program the inner stage loads.
-[[nodiscard]] base::Result<std::vector<sock_filter>> SeccompProgramFor(
-    pipelines::NetworkMode network, pipelines::SandboxNetwork where);
+// What a pipeline starts inside its sandbox: the inner stage's program and the seccomp filter,
+// as the BPF program it loads, for the command's network mode and whose network it is on.
+struct InnerStage {
+  std::filesystem::path program;
+  std::vector<sock_filter> seccomp_program;
+};
+[[nodiscard]] base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
+                                                         pipelines::SandboxNetwork where);
 // Creates (or joins) the placeholder of every missing protected path and logs each protection.
 [[nodiscard]] base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,
                                             pipelines::Placeholders& placeholders);

@@ -33,10 +33,9 @@ base::Status NotifyListener::Start() {
   recv_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
   if (sync_wake_up_ == SyncWakeUp::kAsk) {
     // EINVAL before Linux 6.6: answers are then ordinary wake-ups, correct and slower.
-    sync_wake_up_set_ =
-        ::ioctl(fd_.Get(), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0;
+    const bool set = ::ioctl(fd_.Get(), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0;
     spdlog::debug("seccomp listener: synchronous wake-ups {}",
-                  sync_wake_up_set_ ? "on" : std::string("unavailable: ") + std::strerror(errno));
+                  set ? "on" : std::string("unavailable: ") + std::strerror(errno));
   }
   poll_ = UvHandle<uv_poll_t>::Create();
   if (int rc = uv_poll_init(loop_, poll_->Get(), fd_.Get()); rc != 0) {

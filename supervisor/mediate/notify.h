@@ -43,8 +43,6 @@ class NotifyListener {
 
   base::Status Start();
   void Close() noexcept;
-  // After Start: whether answers are synchronous wake-ups.
-  [[nodiscard]] bool SyncWakeUpSet() const noexcept { return sync_wake_up_set_; }
 
   // Is the notification (and so the memory and fd table it refers to) still current? Call after
   // reading anything from the target and before trusting it.
@@ -75,7 +73,6 @@ class NotifyListener {
   std::vector<std::uint8_t> recv_buffer_;
   Handler handler_;
   SyncWakeUp sync_wake_up_;
-  bool sync_wake_up_set_ = false;
   UvHandle<uv_poll_t>* poll_ = nullptr;
 };
 
