@@ -8,22 +8,20 @@
 // The baseline in the same run: the same N threads connecting outside any sandbox (what the
 // connects alone cost on this machine).
 // Usage: bench_approvals [N=1000]
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "bench/loopback_server.h"
 
 namespace {
 
@@ -32,44 +30,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
-
-// Accepts and closes connections on 0.0.0.0 (every 127.0.A.B reaches it), on a thread.
-class Sink {
- public:
-  Sink() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    socklen_t len = sizeof sa;
-    bind(fd_, reinterpret_cast<sockaddr*>(&sa), len);
-    listen(fd_, 4096);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 50) != 1) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) close(c);
-      }
-    });
-  }
-  ~Sink() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  [[nodiscard]] std::string Port() const { return std::to_string(port_); }
-
- private:
-  int fd_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 struct Child {
   pid_t pid = -1;
@@ -121,12 +81,13 @@ bool WriteAll(int fd, const std::string& data) {
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
-  Sink sink;
+  // Accepts and closes each connection, on 0.0.0.0: every 127.0.A.B reaches it.
+  sandgate::bench::LoopbackServer sink(INADDR_ANY, [](int) {});
   const std::string threads = std::to_string(n);
 
   // Baseline: the connects alone, outside any sandbox.
   auto bare_start = Clock::now();
-  Child bare = Spawn({SANDGATE_BENCH_PROBE, "threads-spread", threads, sink.Port()}, -1, nullptr);
+  Child bare = Spawn({SANDGATE_BENCH_PROBE, "threads-spread", threads, sink.PortText()}, -1, nullptr);
   std::string bare_out = ReadAll(bare.stdout_read);
   int status = 0;
   waitpid(bare.pid, &status, 0);
@@ -142,7 +103,7 @@ int main(int argc, char** argv) {
   auto run_start = Clock::now();
   Child sandboxed = Spawn({SANDGATE_BENCH_SANDGATE, "run", "--approvals", "fd:3", "--log-level",
                            "debug", "--", SANDGATE_BENCH_PROBE, "threads-spread", threads,
-                           sink.Port()},
+                           sink.PortText()},
                           pair[1], log_path);
   close(pair[1]);
 

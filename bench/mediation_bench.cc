@@ -8,65 +8,32 @@
 //     pass through sandgate: expect ~1.0);
 //   - decisions per second for 1,000 simultaneous connects (auto-deny) and sandgate's peak RSS.
 // Usage: bench_mediation [connects=2000] [mib=512]
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "bench/loopback_server.h"
 
 namespace {
 
-// Accepts connections and reads everything from them until EOF (a sink for both benchmarks).
-class Sink {
- public:
-  Sink() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    bind(fd_, reinterpret_cast<sockaddr*>(&sa), len);
-    listen(fd_, 4096);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    thread_ = std::thread([this] {
-      std::vector<char> buf(1 << 16);
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 50) != 1) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
+// The host side of both benchmarks: reads everything from each connection until EOF.
+sandgate::bench::LoopbackServer Sink() {
+  return sandgate::bench::LoopbackServer(
+      INADDR_LOOPBACK, [buf = std::vector<char>(1 << 16)](int c) mutable {
         while (read(c, buf.data(), buf.size()) > 0) {
         }
-        close(c);
-      }
-    });
-  }
-  ~Sink() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  [[nodiscard]] std::string Port() const { return std::to_string(port_); }
-
- private:
-  int fd_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+      });
+}
 
 struct Output {
   std::string text;
@@ -128,19 +95,12 @@ std::vector<std::string> Sandboxed(std::vector<std::string> sandgate_options,
 }
 
 // microsocks (Debian's SOCKS5 proxy) on a free loopback port, for the routed stream; killed with
-// the benchmark. The port is found by binding port 0 first; the proxy is ready once it accepts.
+// the benchmark; ready once it accepts.
 class SocksProxy {
  public:
   SocksProxy() {
-    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    bind(probe, reinterpret_cast<sockaddr*>(&sa), len);
-    getsockname(probe, reinterpret_cast<sockaddr*>(&sa), &len);
-    close(probe);
-    port_ = std::to_string(ntohs(sa.sin_port));
+    const std::uint16_t port = sandgate::bench::FreeLoopbackPort();
+    port_ = std::to_string(port);
     pid_ = fork();
     if (pid_ == 0) {
       int null = open("/dev/null", O_WRONLY);  // it logs every client; the report is ours
@@ -149,12 +109,7 @@ class SocksProxy {
       execlp("microsocks", "microsocks", "-i", "127.0.0.1", "-p", port_.c_str(), nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 200 && !ready_; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      ready_ = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-      close(fd);
-      if (!ready_) usleep(10000);
-    }
+    ready_ = sandgate::bench::WaitUntilAccepting(port, 200);
   }
   ~SocksProxy() {
     if (pid_ > 0) {
@@ -176,15 +131,15 @@ class SocksProxy {
 int main(int argc, char** argv) {
   const std::string connects = argc > 1 ? argv[1] : "2000";
   const std::string mib = argc > 2 ? argv[2] : "512";
-  Sink sink;
-  const std::string allow = "127.0.0.1:" + sink.Port();
+  const auto sink = Sink();
+  const std::string allow = "127.0.0.1:" + sink.PortText();
 
   // Interleaved rounds, in a rotating order, so that drift in machine load hits all sides alike.
   // Each side reports the median of `connects` connect+close cycles; the rounds are averaged.
   // Synchronous wake-ups (Linux 6.6) are one side each way for both mechanisms: the goal is
   // sandgate as it runs against the minimal mechanism without them, the floor of the naive design.
   constexpr int kRounds = 3;
-  const std::vector<std::string> bench = {"connect-bench", connects, "127.0.0.1", sink.Port()};
+  const std::vector<std::string> bench = {"connect-bench", connects, "127.0.0.1", sink.PortText()};
   auto with = [&](std::vector<std::string> program) {
     program.insert(program.end(), bench.begin(), bench.end());
     return program;
@@ -243,7 +198,7 @@ int main(int argc, char** argv) {
 
   // The stream: C++ sender (sandbox_probe) and receiver (Sink) on both sides, alternated over
   // five rounds; each side's median, since one slow round on a 2-CPU machine is noise.
-  const std::vector<std::string> stream = {"stream-bench", mib, "127.0.0.1", sink.Port()};
+  const std::vector<std::string> stream = {"stream-bench", mib, "127.0.0.1", sink.PortText()};
   std::vector<double> bare_runs, allowed_runs;
   for (int round = 0; round < 5; ++round) {
     std::vector<std::string> bare_stream = {SANDGATE_BENCH_PROBE};
@@ -273,7 +228,7 @@ int main(int argc, char** argv) {
     double routed_mibs =
         Measure("stream-bench routed via sandgate",
                 Sandboxed({"--route", allow, "--proxy", proxy.Url(), "--log-level", "error"},
-                          {"stream-bench", mib, "127.0.0.1", sink.Port()}));
+                          {"stream-bench", mib, "127.0.0.1", sink.PortText()}));
     std::printf("stream routed through microsocks: %.0f MiB/s\n", routed_mibs);
     if (bare_mibs > 0 && allowed_mibs > 0) {
       std::printf("ratio routed/allowed throughput = %.2f, routed/bare = %.2f\n",
@@ -284,7 +239,7 @@ int main(int argc, char** argv) {
   // 1,000 threads connect at once; every one is held, coalesced into one prompt, declined.
   auto start = std::chrono::steady_clock::now();
   std::string out = Capture(
-      Sandboxed({"--approvals", "auto-deny"}, {"threads", "1000", "127.0.0.1", sink.Port()}));
+      Sandboxed({"--approvals", "auto-deny"}, {"threads", "1000", "127.0.0.1", sink.PortText()}));
   if (out.rfind("ok=", 0) != 0) {
     std::fprintf(stderr, "1000 simultaneous connects did not run: %s\n", out.c_str());
     g_failed = true;
@@ -298,7 +253,7 @@ int main(int argc, char** argv) {
   std::string log = Capture({"/bin/sh", "-c",
                              std::string(SANDGATE_BENCH_SANDGATE) +
                                  " run --approvals auto-deny --log-level debug -- " +
-                                 SANDGATE_BENCH_PROBE + " threads 1000 127.0.0.1 " + sink.Port() +
+                                 SANDGATE_BENCH_PROBE + " threads 1000 127.0.0.1 " + sink.PortText() +
                                  " 2>&1 >/dev/null | grep 'peak RSS'"});
   std::printf("%s", log.c_str());
   if (log.empty()) {

@@ -6,24 +6,22 @@
 //     commits (one mediated connect, then a long stream and many file writes).
 // Goal: sandgate/bare <= 1.10 for each.
 // Usage: bench_workload [requests=200] [commits=2000] [rounds=3]
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "bench/loopback_server.h"
 
 namespace {
 
@@ -62,66 +60,19 @@ double Timed(const std::vector<std::string>& argv, const char* cwd = nullptr) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), len);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
+// The smallest HTTP/1.1 server curl is happy with: reads up to the end of the request head,
+// then one short answer per connection.
+void AnswerHttp(int c) {
+  static const char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+  char request[4096];
+  std::string head;
+  ssize_t n;
+  while (head.find("\r\n\r\n") == std::string::npos && (n = read(c, request, sizeof request)) > 0) {
+    head.append(request, static_cast<size_t>(n));
+  }
+  ssize_t unused = write(c, kAnswer, sizeof kAnswer - 1);
+  static_cast<void>(unused);
 }
-
-// The smallest HTTP/1.1 server curl is happy with: one short answer per connection.
-class HttpServer {
- public:
-  HttpServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    bind(fd_, reinterpret_cast<sockaddr*>(&sa), len);
-    listen(fd_, 128);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    thread_ = std::thread([this] {
-      static const char kAnswer[] =
-          "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
-      char request[4096];
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 50) != 1) continue;
-        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        // Read up to the end of the request head, then answer and close.
-        std::string head;
-        ssize_t n;
-        while (head.find("\r\n\r\n") == std::string::npos &&
-               (n = read(c, request, sizeof request)) > 0) {
-          head.append(request, static_cast<size_t>(n));
-        }
-        ssize_t unused = write(c, kAnswer, sizeof kAnswer - 1);
-        static_cast<void>(unused);
-        close(c);
-      }
-    });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  [[nodiscard]] uint16_t Port() const { return port_; }
-
- private:
-  int fd_;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // A repository of `commits` commits (fast-import: seconds, not minutes), served by git daemon.
 class GitServer {
@@ -151,7 +102,7 @@ class GitServer {
     ok_ = ok_ && Run({"sh", "-c", "git -C '" + repo.string() + "' fast-import --quiet < '" +
                                       import.string() + "' && git -C '" + repo.string() +
                                       "' symbolic-ref HEAD refs/heads/main"}) == 0;
-    port_ = FreePort();
+    port_ = sandgate::bench::FreeLoopbackPort();
     pid_ = fork();
     if (pid_ == 0) {
       int null = open("/dev/null", O_RDWR);
@@ -162,18 +113,7 @@ class GitServer {
              base.c_str(), nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 300; ++i) {  // ready once it accepts
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons(port_);
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const bool up = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-      close(fd);
-      if (up) return;
-      usleep(10000);
-    }
-    ok_ = false;
+    if (!sandgate::bench::WaitUntilAccepting(port_)) ok_ = false;
   }
   ~GitServer() {
     if (pid_ > 0) {
@@ -237,7 +177,7 @@ int main(int argc, char** argv) {
   const fs::path work = fs::canonical(pattern);
   bool ok = true;
   {
-    HttpServer http;
+    sandgate::bench::LoopbackServer http(INADDR_LOOPBACK, AnswerHttp);
     const std::string url = "http://127.0.0.1:" + std::to_string(http.Port()) + "/";
     const std::vector<std::string> loop = {
         "/bin/sh", "-c",
