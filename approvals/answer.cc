@@ -34,7 +34,7 @@ std::variant<Answer, Problem> ParseRoute(const json& value) {
 }
 
 std::variant<Answer, Problem> ParseAmendment(const json& value) {
-  if (auto p = CheckMembers(value, {"host", "action"})) {
+  if (auto p = CheckMembers(value, {"host", "action", "persist"})) {
     return Problem{std::string(kAmendment) + ": " + p->what};
   }
   std::string host;
@@ -59,6 +59,12 @@ std::variant<Answer, Problem> ParseAmendment(const json& value) {
     return Problem{std::string(kAmendment) + ": " + error->message};
   }
   amendment.rule = std::move(std::get<Rule>(rule));
+  if (const json* persist = FindMember(value, "persist"); persist != nullptr) {
+    if (!persist->is_boolean()) {
+      return Problem{std::string(kAmendment) + ": \"persist\" must be true or false"};
+    }
+    amendment.persist = persist->get<bool>();
+  }
   return amendment;
 }
 
@@ -149,7 +155,8 @@ json AnswerToJson(const Answer& answer) {
   }
   if (const auto* amendment = std::get_if<answer::Amendment>(&answer)) {
     const std::string_view action = amendment->action == AmendmentAction::kAllow ? "allow" : "deny";
-    return {{kAmendment, {{"host", amendment->rule.text}, {"action", action}}}};
+    return {{kAmendment,
+             {{"host", amendment->rule.text}, {"action", action}, {"persist", amendment->persist}}}};
   }
   return AnswerName(answer);
 }

@@ -38,10 +38,12 @@ struct Route {
   friend bool operator==(const Route&, const Route&) = default;
 };
 // applyNetworkPolicyAmendment: a rule for the rest of the session (already parsed, so an
-// amendment with a bad rule never gets this far: it is declined).
+// amendment with a bad rule never gets this far: it is declined); with `persist` also saved to
+// the policy file for later runs.
 struct Amendment {
   Rule rule;
   AmendmentAction action = AmendmentAction::kDeny;
+  bool persist = false;
   friend bool operator==(const Amendment&, const Amendment&) = default;
 };
 

@@ -43,6 +43,9 @@ struct RawOptions {
   std::string proxy;
   std::string dns_upstream;
   bool dns_strict = false;
+  std::string explain_denials = "on";
+  std::string policy_save;
+  std::vector<std::string> publish;
 };
 
 const std::map<std::string, pipelines::NetworkMode> kNetworkModes = {
@@ -99,6 +102,16 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw, CommandRequired required = Co
   cmd.add_flag("--dns-strict", raw.dns_strict,
                "ask before resolving a name that no rule mentions (guards against DNS "
                "exfiltration)");
+  cmd.add_option("--explain-denials", raw.explain_denials,
+                 "on | off: one line on the command's stderr per denied destination, saying how a "
+                 "person could allow it (default on)")
+      ->check(CLI::IsMember({"on", "off"}));
+  cmd.add_option("--policy-save", raw.policy_save,
+                 "where decisions that persist are saved (default: the --policy file)");
+  cmd.add_option("--publish", raw.publish,
+                 "[HOSTADDR:]HOSTPORT:SANDBOXPORT: relay host connections to a listener inside "
+                 "the sandbox (repeatable; HOSTADDR defaults to 127.0.0.1)")
+      ->allow_extra_args(false);
   auto* command = cmd.add_option("command", raw.command, "COMMAND [ARG...] after --");
   if (required == CommandRequired::kYes) command->required();
 }
@@ -251,6 +264,41 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   config.approval_timeout = std::chrono::seconds(raw.approval_timeout);
   if (!raw.audit_log.empty()) config.audit_log = raw.audit_log;
   config.log_level = raw.log_level;
+  config.explain_denials = raw.explain_denials == "on";
+  if (!raw.policy_save.empty()) {
+    config.policy_save = raw.policy_save;
+    // Checked now, so that a file sandgate could not add to is refused before the command runs
+    // (and left as it is). A missing one is made by the first decision saved.
+    std::error_code ec;
+    if (fs::exists(raw.policy_save, ec)) {
+      std::ifstream in(raw.policy_save, std::ios::binary);
+      if (!in) throw UsageError{"--policy-save " + raw.policy_save + ": cannot read it"};
+      std::ostringstream text;
+      text << in.rdbuf();
+      auto parsed = ParsePolicyFile(raw.policy_save, text.str());
+      if (auto* error = std::get_if<PolicyFileError>(&parsed)) {
+        throw UsageError{"--policy-save " + error->message};
+      }
+    }
+  } else if (!raw.policy.empty()) {
+    config.policy_save = raw.policy;
+  }
+  for (const auto& text : raw.publish) {
+    auto parsed = approvals::ParsePublishSpec(text);
+    if (auto* error = std::get_if<std::string>(&parsed)) throw UsageError{*error};
+    auto publish = std::get<approvals::PublishSpec>(std::move(parsed));
+    for (const auto& earlier : config.publish) {
+      if (earlier.host_address == publish.host_address && earlier.host_port == publish.host_port) {
+        throw UsageError{"--publish " + publish.text + ": host port " +
+                         std::to_string(publish.host_port) + " is published twice"};
+      }
+    }
+    config.publish.push_back(std::move(publish));
+  }
+  if (!config.publish.empty() && spec.network == pipelines::NetworkMode::kOn) {
+    throw UsageError{"--publish " + config.publish.front().text +
+                     ": not needed with --network on (the sandbox shares the host's network)"};
+  }
   return config;
 }
 

@@ -61,7 +61,22 @@ struct Mediation {
   int approvals_fd = -1;
   std::string network;
   bool mediate = false;  // mode approve
+  bool explain_denials = true;
 };
+
+// A denial's line goes where the command's stderr goes: through the pump as process/output in
+// --approvals stdio (in order with what the command wrote before), else to the stderr the
+// command shares with sandgate.
+void WriteDenialLine(OutputPump* pump, const std::string& line) {
+  if (pump != nullptr) return pump->Inject(approvals::OutputStream::kStderr, line);
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
 
 // How one run went, from the supervisor's side.
 struct RunOutcome {
@@ -190,8 +205,12 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
       }
     }
     if (mediation != nullptr && mediation->mediate) {
+      MediatorOptions options = mediation->options;
+      if (mediation->explain_denials) {
+        options.explain_denial = [&pump](const std::string& line) { WriteDenialLine(pump.get(), line); };
+      }
       mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
-                                            mediation->options, [&child] { child.Kill(); });
+                                            std::move(options), [&child] { child.Kill(); });
     }
     SandboxChild::ReadyCallback on_ready;
     if (mediator || rpc) {
@@ -298,6 +317,7 @@ int RunSandbox(const RunConfig& config) {
   mediation.approvals_fd = config.approvals_fd;
   mediation.network = pipelines::ToString(spec.network);
   mediation.mediate = mediate;
+  mediation.explain_denials = config.explain_denials;
 
   std::unique_ptr<Pipeline> chosen;
   if (spec.pipeline == pipelines::Pipeline::kLegacy) {

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "approvals/policy.h"
 #include "approvals/proxy_url.h"
+#include "approvals/publish_spec.h"
 #include "approvals/resolv_conf.h"
 #include "pipelines/sandbox_spec.h"
 
@@ -31,6 +33,12 @@ struct RunConfig {
   // --dns-upstream; nullopt: the first nameserver of the host's resolv.conf, read at start.
   std::optional<approvals::DnsServer> dns_upstream;
   bool dns_strict = false;  // --dns-strict
+  // --explain-denials: one line on the command's stderr per denied destination.
+  bool explain_denials = true;
+  // Where applyNetworkPolicyAmendment decisions with "persist": true are saved: --policy-save,
+  // else the --policy file; nullopt: nowhere (such a decision then lasts for the session only).
+  std::optional<std::string> policy_save;
+  std::vector<approvals::PublishSpec> publish;  // --publish
 };
 
 }  // namespace sandgate::supervisor

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <exception>
 #include <string_view>
@@ -113,6 +115,32 @@ bool OutputPump::OnData(Stream& stream, const char* data, std::size_t size) noex
     spdlog::error("command {}: {}", StreamName(stream.which), e.what());
     return !closed_;
   }
+}
+
+void OutputPump::Inject(approvals::OutputStream which, std::string text) noexcept {
+  if (!started_ || closed_) return;
+  for (Stream& stream : streams_) {
+    if (!Drain(stream)) return;
+  }
+  Stream& target = streams_[which == approvals::OutputStream::kStdout ? 0 : 1];
+  if (target.ended) return;
+  // An unfinished character the command wrote stays before the line, as it was written.
+  if (!target.held.empty() && !Emit(target, std::exchange(target.held, std::string()))) return;
+  (void)Emit(target, std::move(text));
+}
+
+bool OutputPump::Drain(Stream& stream) noexcept {
+  if (stream.ended || stream.pipe == nullptr) return !closed_;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(stream.pipe->Get()), &fd) != 0) return true;
+  // The pipe is non-blocking (libuv made it so); libuv's own next read finds what is left. At
+  // most a few chunks: a command that writes without pause cannot hold the loop here.
+  for (int chunk = 0; chunk < 16; ++chunk) {
+    const ssize_t n = ::read(fd, stream.buffer.data(), stream.buffer.size());
+    if (n <= 0) break;  // empty (EAGAIN), or EOF and errors, which libuv reports itself
+    if (!OnData(stream, stream.buffer.data(), static_cast<std::size_t>(n))) return false;
+  }
+  return true;
 }
 
 bool OutputPump::Emit(Stream& stream, std::string data) noexcept {

@@ -46,6 +46,12 @@ class OutputPump {
 
   [[nodiscard]] bool Finished() const noexcept { return finished_; }
 
+  // Puts `text` on `which` as if the command had written it, after everything the command has
+  // written so far: both pipes are read first, synchronously, up to what they hold. A line
+  // sandgate writes about the command (a denial, while the command waits in its syscall) so
+  // lands in order with the command's own output. Dropped after the stream ended or Close.
+  void Inject(approvals::OutputStream which, std::string text) noexcept;
+
  private:
   struct Stream {
     OutputPump* pump = nullptr;
@@ -60,6 +66,8 @@ class OutputPump {
   base::Status StartStream(Stream& stream);
   // Returns false when the pump was closed or destroyed by the sink.
   bool OnData(Stream& stream, const char* data, std::size_t size) noexcept;
+  // Reads what the pipe holds now without waiting (Inject). False when the pump went away.
+  bool Drain(Stream& stream) noexcept;
   void OnEnd(Stream& stream) noexcept;
   bool Emit(Stream& stream, std::string data) noexcept;
   void MaybeFinish() noexcept;

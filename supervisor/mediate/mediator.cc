@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "approvals/denial_line.h"
 #include "approvals/protocol.h"
 #include "supervisor/mediate/answered_attempts.h"
 #include "supervisor/net/sandbox_netns.h"
@@ -362,6 +363,13 @@ void Mediator::OnAnswer(const std::string& approval_id, const approvals::Answer&
           if (terminate_) terminate_();
         } else if constexpr (std::is_same_v<A, approvals::answer::Amendment>) {
           engine_.ApplyAmendment(a.rule, a.action);
+          if (a.persist && options_.persist_rule) {
+            options_.persist_rule(a.rule, a.action);
+          } else if (a.persist) {
+            spdlog::warn("rule {} kept for this session only: no policy file to save it to "
+                         "(--policy or --policy-save)",
+                         a.rule.text);
+          }
           auto decided = engine_.Decide(asked);
           ResolvePrompt(approval_id,
                         decided.verdict == approvals::Verdict::kAllow ? Decision::kAllow
@@ -429,6 +437,7 @@ void Mediator::CancelAll() noexcept {
 void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, DecisionSource source,
                      std::optional<std::string> rule,
                      std::optional<approvals::ProxyUrl> proxy) noexcept {
+  std::optional<std::string> refused_route;
   if (decision == Decision::kRoute && request->kind == Kind::kName) {
     decision = Decision::kAllow;  // routing a connect to the name needs the name resolved
   } else if (decision == Decision::kRoute) {
@@ -444,10 +453,13 @@ void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, Decisi
       spdlog::warn("route for {}: {}; denied", request->destination.port, why);
       decision = Decision::kDeny;
       proxy.reset();
+      refused_route = (rule ? "route rule " + *rule : std::string("route")) +
+                      " cannot be carried out: " + why;
     }
   }
   Record(*request, decision, source, rule, proxy);
-  request->decided = Request::Decided{decision, source, std::move(rule), std::move(proxy)};
+  request->decided = Request::Decided{decision, source, std::move(rule), std::move(proxy),
+                                      std::move(refused_route)};
   CarryOut(std::move(request));
 }
 
@@ -455,7 +467,8 @@ void Mediator::CarryOut(std::unique_ptr<Request> request) noexcept {
   const Decision decision = request->decided->decision;
   if (request->kind == Kind::kName) return request->on_name_decided(decision == Decision::kAllow);
   if (decision == Decision::kDeny) {
-    return listener_->RespondError(request->notification.id, EPERM);
+    const auto& decided = *request->decided;
+    return AnswerDenied(*request, decided.source, decided.rule, decided.why);
   }
   if (decision == Decision::kRoute) {
     const approvals::ProxyUrl proxy = *request->decided->proxy;
@@ -466,6 +479,31 @@ void Mediator::CarryOut(std::unique_ptr<Request> request) noexcept {
   }
   if (request->kind == Kind::kConnect) return AllowConnect(std::move(request));
   AllowSend(std::move(request));
+}
+
+void Mediator::AnswerDenied(const Request& request, DecisionSource source,
+                            const std::optional<std::string>& rule,
+                            const std::optional<std::string>& why) noexcept {
+  if (options_.explain_denial && explained_.size() < kMaxExplained) {
+    try {
+      if (explained_.insert(approvals::DenialKey(request.destination)).second) {
+        approvals::DenialFacts facts;
+        facts.destination = request.destination;
+        facts.kind = request.kind == Kind::kSendTo && !request.fast_open
+                         ? approvals::AttemptKind::kSend
+                         : approvals::AttemptKind::kConnect;
+        facts.source = source;
+        facts.rule = rule;
+        facts.timeout = options_.approval_timeout;
+        facts.why = why;
+        // Before the answer: the command's own message about the failure comes after it.
+        options_.explain_denial(approvals::DenialLine(facts));
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("explaining a denial: {}", e.what());
+    }
+  }
+  listener_->RespondError(request.notification.id, EPERM);
 }
 
 void Mediator::Record(const Request& request, Decision decision, DecisionSource source,

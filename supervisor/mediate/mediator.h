@@ -54,6 +54,12 @@ struct MediatorOptions {
   // Answers as synchronous wake-ups where the kernel can (notify.h); false for measuring the
   // difference (SANDGATE_SECCOMP_SYNC_WAKE_UP=off).
   bool sync_wake_up = true;
+  // --explain-denials: called with the line of each denied destination, once per destination
+  // (approvals/denial_line.h), before the command's syscall fails; empty: off.
+  std::function<void(const std::string& line)> explain_denial;
+  // Saves an applyNetworkPolicyAmendment with "persist": true for later runs; empty: there is
+  // nowhere to save it, and the rule lasts for the session only.
+  std::function<void(const approvals::Rule& rule, approvals::AmendmentAction action)> persist_rule;
 };
 
 // Network mode approve: every connect (and send with a destination) the sandbox attempts comes
@@ -144,6 +150,12 @@ class Mediator {
   void KeepForRestart(const Request& request, base::UniqueFd carried, std::int64_t result) noexcept;
   void Resume(std::unique_ptr<Request> request, AnsweredAttempt answered) noexcept;
   static AttemptSignature SignatureOf(const Request& request);
+  // Fails a denied attempt with EPERM, after its line on the command's stderr (once per
+  // destination, when --explain-denials is on). `why` replaces the decision's reason when the
+  // denial is sandgate's own limit.
+  void AnswerDenied(const Request& request, approvals::DecisionSource source,
+                    const std::optional<std::string>& rule,
+                    const std::optional<std::string>& why = std::nullopt) noexcept;
   void Record(const Request& request, approvals::Decision decision,
               approvals::DecisionSource source, const std::optional<std::string>& rule,
               const std::optional<approvals::ProxyUrl>& proxy = std::nullopt) noexcept;
@@ -207,6 +219,9 @@ class Mediator {
   std::chrono::steady_clock::time_point last_overload_log_{};
   std::map<std::string, UvHandle<uv_timer_t>*> timers_;
   RequestId next_request_ = 1;
+  // Destinations whose denial was explained already (approvals::DenialKey); bounded.
+  std::set<std::string> explained_;
+  static constexpr std::size_t kMaxExplained = 4096;
   // Expires with the mediator: completions of connects and tunnels still under way when the
   // loop shuts down find it gone and do nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -63,6 +63,8 @@ struct Mediator::Request {
     approvals::DecisionSource source = approvals::DecisionSource::kDefault;
     std::optional<std::string> rule;
     std::optional<approvals::ProxyUrl> proxy;
+    // A route that could not be carried out, and so was denied: why.
+    std::optional<std::string> why;
   };
   std::optional<Decided> decided;
   bool seen_dead = false;  // a sweep found its notification gone (see Sweep)

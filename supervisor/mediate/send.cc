@@ -218,7 +218,9 @@ void Mediator::HandleSend(const Notification& n, pid_t tgid) noexcept {
   if (request->shape.domain == AF_UNIX) {
     request->destination = UnixDestination(request->address, request->address_len);
     Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
-    return listener_->RespondError(n.id, EPERM);
+    return AnswerDenied(*request, DecisionSource::kDefault, std::nullopt,
+                        "sandgate does not send unix datagrams to a path; connect the socket "
+                        "first");
   }
   auto endpoint = InetEndpoint(request->address, request->address_len);
   if (!endpoint) return listener_->RespondError(n.id, EAFNOSUPPORT);

@@ -47,7 +47,8 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
   if (request->host_socket) {
     // A unix socket sandgate installed is connected already; re-targeting it is not mediated.
     Record(*request, Decision::kDeny, DecisionSource::kDefault, std::nullopt);
-    return listener_->RespondError(id, EPERM);
+    return AnswerDenied(*request, DecisionSource::kDefault, std::nullopt,
+                        "the socket is connected already");
   }
   if (request->destination.unix_abstract) {
     // Abstract names live per network namespace. Without an allow rule the connect stays in

@@ -114,7 +114,7 @@ void Mediator::Resume(std::unique_ptr<Request> request, AnsweredAttempt answered
                  std::move(answered.proxy));
   }
   request->decided =
-      Request::Decided{answered.decision, answered.source, answered.rule, answered.proxy};
+      Request::Decided{answered.decision, answered.source, answered.rule, answered.proxy, {}};
   if (!answered.carried) return CarryOut(std::move(request));
   switch (Place(*request, answered.carried)) {
     case Placed::kInterrupted:

@@ -86,6 +86,14 @@ class Controller {
       buffer_.append(buf, static_cast<size_t>(n));
     }
   }
+  // The next process/output of `stream` ("stdout" or "stderr"); the other stream's are kept in
+  // `seen` like any other message.
+  json NextOutput(const std::string& stream) {
+    for (;;) {
+      json message = Next("process/output");
+      if (message.is_null() || message["params"]["stream"] == stream) return message;
+    }
+  }
   bool Answer(const json& request, const json& decision) {
     return SendJson(json{{"jsonrpc", "2.0"}, {"id", request["id"]}, {"result", {{"decision", decision}}}});
   }

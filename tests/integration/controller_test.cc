@@ -42,7 +42,7 @@ TEST_F(ControllerTest, AcceptConnectsAndIsReportedAsTheUsersDecision) {
   json decision = c.Next("network/decision");
   EXPECT_EQ(decision["params"]["decision"], "allow");
   EXPECT_EQ(decision["params"]["source"], "user");
-  json output = c.Next("process/output");
+  json output = c.NextOutput("stdout");
   EXPECT_EQ(output["params"]["data"], "ok\n");
   json exited = c.Next("sandbox/exited");
   EXPECT_EQ(exited["params"]["exitCode"], 0);
@@ -53,7 +53,7 @@ TEST_F(ControllerTest, AcceptConnectsAndIsReportedAsTheUsersDecision) {
 TEST_F(ControllerTest, DeclineRefusesTheConnect) {
   Controller c(Probe({"connect", "127.0.0.1", listener_.Port()}));
   c.Answer(c.Next("network/requestApproval"), "decline");
-  EXPECT_EQ(c.Next("process/output")["params"]["data"], "err EPERM\n");
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "err EPERM\n");
   EXPECT_EQ(c.Wait(), 1);
   EXPECT_EQ(listener_.Accepted(), 0);
 }
@@ -61,7 +61,7 @@ TEST_F(ControllerTest, DeclineRefusesTheConnect) {
 TEST_F(ControllerTest, AcceptForSessionAsksOnce) {
   Controller c(Probe({"connect-seq", "3", "127.0.0.1", listener_.Port()}));
   c.Answer(c.Next("network/requestApproval"), "acceptForSession");
-  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok=3 err=0\n");
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "ok=3 err=0\n");
   c.Next("sandbox/exited");
   int asked = 0, session = 0;
   for (const auto& m : c.seen) {
@@ -76,7 +76,7 @@ TEST_F(ControllerTest, AcceptForSessionAsksOnce) {
 TEST_F(ControllerTest, DeclineForSessionDeniesTheRestWithoutAsking) {
   Controller c(Probe({"connect-seq", "3", "127.0.0.1", listener_.Port()}));
   c.Answer(c.Next("network/requestApproval"), "declineForSession");
-  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok=0 err=3\n");
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "ok=0 err=3\n");
   c.Next("sandbox/exited");
   int asked = 0;
   for (const auto& m : c.seen) asked += m.value("method", "") == "network/requestApproval";
@@ -92,7 +92,7 @@ TEST_F(ControllerTest, UnansweredRequestTimesOut) {
   EXPECT_EQ(cancelled["params"]["approvalId"], request["params"]["approvalId"]);
   json decision = c.Next("network/decision");
   EXPECT_EQ(decision["params"]["source"], "timeout");
-  EXPECT_EQ(c.Next("process/output")["params"]["data"], "err EPERM\n");
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "err EPERM\n");
   c.Answer(request, "accept");  // too late: ignored
   EXPECT_EQ(listener_.Accepted(), 0);
 }
@@ -105,7 +105,7 @@ TEST_F(ControllerTest, GarbageAndOversizedLinesGetErrorsAndSandgateCarriesOn) {
   c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "no/such"}});
   c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 999}, {"result", {{"decision", "accept"}}}});  // unknown id
   c.Answer(request, "accept");
-  EXPECT_EQ(c.Next("process/output")["params"]["data"], "ok\n");
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "ok\n");
   c.Next("sandbox/exited");
   std::vector<int> codes;
   for (const auto& m : c.seen) {
@@ -141,7 +141,7 @@ TEST_F(ControllerTest, ProcessExitWhilePendingCancelsTheRequest) {
 
 TEST_F(ControllerTest, TerminateRequestEndsTheCommand) {
   Controller c(Probe({"sleep-ready"}));
-  c.Next("process/output");
+  c.NextOutput("stdout");
   c.SendJson(json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "sandbox/terminate"}, {"params", {{"signal", "SIGTERM"}}}});
   json exited = c.Next("sandbox/exited");
   EXPECT_EQ(exited["params"]["signal"], "SIGTERM");

@@ -65,7 +65,7 @@ class SignalStormTest : public SandboxTest, public ::testing::WithParamInterface
     }
     result.fds_peak = std::max(result.fds_peak, OpenFds(c.Pid()));
     c.Answer(request, "accept");
-    json output = c.Next("process/output");
+    json output = c.NextOutput("stdout");
     result.output = output.is_null() ? "" : output["params"]["data"].get<std::string>();
     result.fds_after = OpenFds(c.Pid());
     c.Next("sandbox/exited");

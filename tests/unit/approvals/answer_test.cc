@@ -77,6 +77,15 @@ TEST(AnswerTest, Amendment) {
   ASSERT_NE(amendment, nullptr);
   EXPECT_EQ(amendment->rule, MustParse("**.npmjs.org:443"));
   EXPECT_EQ(amendment->action, AmendmentAction::kAllow);
+  EXPECT_FALSE(amendment->persist) << "a session rule unless persist says otherwise";
+
+  const Answer persisted = MustAnswer(json::parse(
+      R"({"applyNetworkPolicyAmendment":{"host":"github.com","action":"deny","persist":true}})"));
+  ASSERT_NE(std::get_if<answer::Amendment>(&persisted), nullptr);
+  EXPECT_TRUE(std::get<answer::Amendment>(persisted).persist);
+  EXPECT_EQ(AnswerProblem(json::parse(
+                R"({"applyNetworkPolicyAmendment":{"host":"a.com","action":"allow","persist":1}})")),
+            "applyNetworkPolicyAmendment: \"persist\" must be true or false");
 
   EXPECT_EQ(AnswerProblem(json::parse(
                 R"({"applyNetworkPolicyAmendment":{"host":"github.com:0","action":"allow"}})")),
@@ -137,6 +146,7 @@ TEST(AnswerTest, EncodingRoundTrips) {
       answer::Route{},
       answer::Route{"http://user:pw@proxy:8080"},
       answer::Amendment{MustParse("[fd00::/8]:22"), AmendmentAction::kDeny},
+      answer::Amendment{MustParse("github.com:443"), AmendmentAction::kAllow, true},
   };
   for (const Answer& a : answers) {
     const json result = json::parse(ToLine(ApprovalResult(a)));
@@ -146,7 +156,8 @@ TEST(AnswerTest, EncodingRoundTrips) {
   EXPECT_EQ(AnswerToJson(answer::Route{}), json::parse(R"({"route":{}})"));
   EXPECT_EQ(
       AnswerToJson(answer::Amendment{MustParse("GitHub.com"), AmendmentAction::kAllow}),
-      json::parse(R"({"applyNetworkPolicyAmendment":{"host":"github.com","action":"allow"}})"));
+      json::parse(
+          R"({"applyNetworkPolicyAmendment":{"host":"github.com","action":"allow","persist":false}})"));
 }
 
 }  // namespace
