@@ -23,7 +23,7 @@ std::string Target(const Destination& destination) {
 std::string Why(const DenialFacts& facts) {
   if (facts.why) return *facts.why;
   const std::string allow =
-      "a person can allow it with --allow " + SuggestedAllowRule(facts.destination);
+      "a person can allow it with --allow " + SuggestedAllowRule(facts.destination, facts.kind);
   switch (facts.source) {
     case DecisionSource::kPolicy:
       return facts.rule ? "deny rule " + EscapeControlBytes(*facts.rule) : "denied by policy";
@@ -43,7 +43,8 @@ std::string Why(const DenialFacts& facts) {
 
 }  // namespace
 
-std::string SuggestedAllowRule(const Destination& destination) {
+std::string SuggestedAllowRule(const Destination& destination, AttemptKind kind) {
+  if (kind == AttemptKind::kNameLookup) return HostPart(destination);
   if (destination.unix_path) return "unix:" + EscapeControlBytes(*destination.unix_path);
   if (destination.unix_abstract) {
     return "unix-abstract:" + EscapeControlBytes(*destination.unix_abstract);
@@ -51,11 +52,16 @@ std::string SuggestedAllowRule(const Destination& destination) {
   return HostPart(destination) + ":" + std::to_string(destination.port);
 }
 
-std::string DenialKey(const Destination& destination) {
+std::string DenialKey(const Destination& destination, AttemptKind kind) {
+  if (kind == AttemptKind::kNameLookup) return "dns " + HostPart(destination);
   return std::string(ProtocolName(destination.protocol)) + " " + Target(destination);
 }
 
 std::string DenialLine(const DenialFacts& facts) {
+  if (facts.kind == AttemptKind::kNameLookup) {
+    return "sandgate: refused DNS lookup of " + HostPart(facts.destination) + " (" + Why(facts) +
+           ")\n";
+  }
   const char* verb = facts.kind == AttemptKind::kConnect ? "connect" : "send";
   return "sandgate: denied " + std::string(ProtocolName(facts.destination.protocol)) + " " + verb +
          " to " + Target(facts.destination) + " (" + Why(facts) + ")\n";

@@ -465,7 +465,12 @@ void Mediator::Carry(std::unique_ptr<Request> request, Decision decision, Decisi
 
 void Mediator::CarryOut(std::unique_ptr<Request> request) noexcept {
   const Decision decision = request->decided->decision;
-  if (request->kind == Kind::kName) return request->on_name_decided(decision == Decision::kAllow);
+  if (request->kind == Kind::kName) {
+    if (decision != Decision::kAllow) {
+      ExplainDenial(*request, request->decided->source, request->decided->rule, std::nullopt);
+    }
+    return request->on_name_decided(decision == Decision::kAllow);
+  }
   if (decision == Decision::kDeny) {
     const auto& decided = *request->decided;
     return AnswerDenied(*request, decided.source, decided.rule, decided.why);
@@ -484,26 +489,30 @@ void Mediator::CarryOut(std::unique_ptr<Request> request) noexcept {
 void Mediator::AnswerDenied(const Request& request, DecisionSource source,
                             const std::optional<std::string>& rule,
                             const std::optional<std::string>& why) noexcept {
-  if (options_.explain_denial && explained_.size() < kMaxExplained) {
-    try {
-      if (explained_.insert(approvals::DenialKey(request.destination)).second) {
-        approvals::DenialFacts facts;
-        facts.destination = request.destination;
-        facts.kind = request.kind == Kind::kSendTo && !request.fast_open
-                         ? approvals::AttemptKind::kSend
-                         : approvals::AttemptKind::kConnect;
-        facts.source = source;
-        facts.rule = rule;
-        facts.timeout = options_.approval_timeout;
-        facts.why = why;
-        // Before the answer: the command's own message about the failure comes after it.
-        options_.explain_denial(approvals::DenialLine(facts));
-      }
-    } catch (const std::exception& e) {
-      spdlog::error("explaining a denial: {}", e.what());
-    }
-  }
+  // Before the answer: the command's own message about the failure comes after the line.
+  ExplainDenial(request, source, rule, why);
   listener_->RespondError(request.notification.id, EPERM);
+}
+
+void Mediator::ExplainDenial(const Request& request, DecisionSource source,
+                             const std::optional<std::string>& rule,
+                             const std::optional<std::string>& why) noexcept {
+  if (!options_.explain_denial || explained_.size() >= kMaxExplained) return;
+  try {
+    approvals::DenialFacts facts;
+    facts.kind = request.kind == Kind::kName                       ? approvals::AttemptKind::kNameLookup
+                 : request.kind == Kind::kSendTo && !request.fast_open ? approvals::AttemptKind::kSend
+                                                                     : approvals::AttemptKind::kConnect;
+    if (!explained_.insert(approvals::DenialKey(request.destination, facts.kind)).second) return;
+    facts.destination = request.destination;
+    facts.source = source;
+    facts.rule = rule;
+    facts.timeout = options_.approval_timeout;
+    facts.why = why;
+    options_.explain_denial(approvals::DenialLine(facts));
+  } catch (const std::exception& e) {
+    spdlog::error("explaining a denial: {}", e.what());
+  }
 }
 
 void Mediator::Record(const Request& request, Decision decision, DecisionSource source,

@@ -156,6 +156,10 @@ class Mediator {
   void AnswerDenied(const Request& request, approvals::DecisionSource source,
                     const std::optional<std::string>& rule,
                     const std::optional<std::string>& why = std::nullopt) noexcept;
+  // The line alone (also for DNS names the forwarder refuses, which have no syscall to fail).
+  void ExplainDenial(const Request& request, approvals::DecisionSource source,
+                     const std::optional<std::string>& rule,
+                     const std::optional<std::string>& why) noexcept;
   void Record(const Request& request, approvals::Decision decision,
               approvals::DecisionSource source, const std::optional<std::string>& rule,
               const std::optional<approvals::ProxyUrl>& proxy = std::nullopt) noexcept;

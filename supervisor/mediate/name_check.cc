@@ -26,9 +26,11 @@ void Mediator::CheckName(const NameQuestion& question,
   asked.protocol = approvals::Protocol::kUdp;
   auto refuse = [&](DecisionSource source, std::optional<std::string> rule) {
     Request record;
+    record.kind = Kind::kName;
     record.received = Clock::now();
     record.destination = asked;
     Record(record, Decision::kDeny, source, rule);
+    ExplainDenial(record, source, rule, std::nullopt);  // before the answer the resolver reports
     done(NameVerdict::kRefuse);
   };
   auto name = engine_.DecideName(question.name);

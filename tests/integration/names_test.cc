@@ -79,6 +79,16 @@ TEST_F(NamesTest, DeniedNamesDoNotResolveAndNeverReachUpstream) {
   }
 }
 
+TEST_F(NamesTest, ARefusedNameIsExplainedOnceOnStderr) {
+  // getent asks for the name (A and AAAA, perhaps more than once): one line for the name.
+  auto r = Run({"--deny", "denied.test"}, "getent hosts denied.test; getent hosts denied.test; echo rc=$?");
+  EXPECT_EQ(r.out, "rc=2\n") << r.err;
+  const std::string line = "sandgate: refused DNS lookup of denied.test (deny rule denied.test)\n";
+  const auto first = r.err.find(line);
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(line, first + 1), std::string::npos) << r.err;
+}
+
 TEST_F(NamesTest, DenyRuleForOnePortStillLetsTheNameResolve) {
   auto r = Run({"--deny", "allowed.test:22"}, "getent hosts allowed.test; echo rc=$?");
   EXPECT_EQ(r.out, "127.0.0.1       allowed.test\nrc=0\n") << r.err;

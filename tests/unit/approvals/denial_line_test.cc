@@ -30,7 +30,7 @@ TEST(DenialLineTest, NoRuleSaysHowAPersonCouldAllowIt) {
   EXPECT_EQ(DenialLine(Facts(d, AttemptKind::kConnect, DecisionSource::kDefault)),
             "sandgate: denied tcp connect to api.example.com:443 (no rule; a person can allow it "
             "with --allow api.example.com:443)\n");
-  EXPECT_EQ(SuggestedAllowRule(d), "api.example.com:443");
+  EXPECT_EQ(SuggestedAllowRule(d, AttemptKind::kConnect), "api.example.com:443");
 }
 
 TEST(DenialLineTest, EachSourceHasItsOwnReason) {
@@ -70,8 +70,8 @@ TEST(DenialLineTest, SendsIpv6AndUnixTargets) {
   Destination abstract;
   abstract.protocol = Protocol::kUnix;
   abstract.unix_abstract = "dbus";
-  EXPECT_EQ(DenialKey(abstract), "unix @dbus");
-  EXPECT_EQ(SuggestedAllowRule(abstract), "unix-abstract:dbus");
+  EXPECT_EQ(DenialKey(abstract, AttemptKind::kConnect), "unix @dbus");
+  EXPECT_EQ(SuggestedAllowRule(abstract, AttemptKind::kConnect), "unix-abstract:dbus");
 }
 
 TEST(DenialLineTest, HostileBytesStayOnOneLine) {
@@ -88,9 +88,23 @@ TEST(DenialLineTest, OneKeyPerDestination) {
   Destination b = Tcp("1.2.3.4", 443);
   b.protocol = Protocol::kUdp;
   Destination c = Tcp("1.2.3.4", 80);
-  EXPECT_EQ(DenialKey(a), DenialKey(Tcp("1.2.3.4", 443)));
-  EXPECT_NE(DenialKey(a), DenialKey(b));
-  EXPECT_NE(DenialKey(a), DenialKey(c));
+  EXPECT_EQ(DenialKey(a, AttemptKind::kConnect), DenialKey(Tcp("1.2.3.4", 443), AttemptKind::kConnect));
+  EXPECT_NE(DenialKey(a, AttemptKind::kConnect), DenialKey(b, AttemptKind::kConnect));
+  EXPECT_NE(DenialKey(a, AttemptKind::kConnect), DenialKey(c, AttemptKind::kConnect));
+}
+
+TEST(DenialLineTest, ARefusedNameLookupNamesTheName) {
+  Destination d;
+  d.host = "tracker.example";
+  d.port = 53;
+  d.protocol = Protocol::kUdp;
+  EXPECT_EQ(DenialLine(Facts(d, AttemptKind::kNameLookup, DecisionSource::kPolicy, "**.tracker.example")),
+            "sandgate: refused DNS lookup of tracker.example (deny rule **.tracker.example)\n");
+  EXPECT_EQ(DenialLine(Facts(d, AttemptKind::kNameLookup, DecisionSource::kDefault)),
+            "sandgate: refused DNS lookup of tracker.example (no rule; a person can allow it with "
+            "--allow tracker.example)\n");
+  EXPECT_EQ(DenialKey(d, AttemptKind::kNameLookup), "dns tracker.example");
+  EXPECT_NE(DenialKey(d, AttemptKind::kNameLookup), DenialKey(d, AttemptKind::kConnect));
 }
 
 }  // namespace
