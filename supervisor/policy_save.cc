@@ -131,7 +131,8 @@ base::Result<DirectoryLock> LockDirectory(const std::string& dir) {
     if (errno == EINTR) continue;
     if (errno != EWOULDBLOCK) return base::ErrnoError("flock(" + dir + ", LOCK_EX)");
     if (std::chrono::steady_clock::now() >= deadline) {
-      return base::Error{EWOULDBLOCK, "flock(" + dir + ", LOCK_EX): another process has held it for " +
+      return base::Error{EWOULDBLOCK, "flock(" + dir +
+                                          ", LOCK_EX): another process has held it for " +
                                           std::to_string(kLockWait.count()) + " s"};
     }
     std::this_thread::sleep_for(pause);
@@ -245,8 +246,8 @@ base::Result<TempFile> CreateTemp(int dir_fd, const Target& target, mode_t mode)
     std::snprintf(suffix, sizeof suffix, ".%016llx", static_cast<unsigned long long>(random));
     // Hidden, and named after the file so that a left-over one (after a crash) says whose it is.
     std::string name = "." + target.name + ".sandgate-tmp" + suffix;
-    const int fd = ::openat(dir_fd, name.c_str(),
-                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    const int fd =
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd >= 0) return TempFile(dir_fd, std::move(name), base::UniqueFd(fd));
     if (errno != EEXIST) {
       return base::ErrnoError("creating a temporary file in " + target.dir + " to save " +

@@ -26,10 +26,12 @@
 #include "supervisor/child/child.h"
 #include "supervisor/control/jsonrpc_approver.h"
 #include "supervisor/mediate/mediator.h"
+#include "supervisor/net/publish_relay.h"
 #include "supervisor/child/output_pump.h"
 #include "supervisor/control/replay_approver.h"
 #include "supervisor/control/tty_approver.h"
 #include "supervisor/exit_status.h"
+#include "supervisor/policy_save.h"
 
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;
@@ -62,6 +64,9 @@ struct Mediation {
   std::string network;
   bool mediate = false;  // mode approve
   bool explain_denials = true;
+  std::optional<std::string> policy_save;  // where persisting amendments go (--policy-save)
+  // --publish: bound before the first run, started at "ready" and stopped at the end of each.
+  PublishRelay* publish = nullptr;
 };
 
 // A denial's line goes where the command's stderr goes: through the pump as process/output in
@@ -76,6 +81,20 @@ void WriteDenialLine(OutputPump* pump, const std::string& line) {
     if (n <= 0) return;
     done += static_cast<std::size_t>(n);
   }
+}
+
+// A persisting amendment: saved for later runs, and the controller told whether it was (the
+// rule holds for this session either way).
+void SaveRule(const std::string& path, const approvals::Rule& rule,
+              approvals::AmendmentAction action, JsonRpcApprover* rpc) {
+  const bool allow = action == approvals::AmendmentAction::kAllow;
+  nlohmann::json params = {{"host", rule.text}, {"action", allow ? "allow" : "deny"}, {"file", path}};
+  if (auto saved = SavePolicyRule(path, rule.text, action); !saved) {
+    spdlog::warn("rule {} not saved, kept for this session only: {}", rule.text,
+                 saved.Err().Message());
+    params["error"] = saved.Err().Message();
+  }
+  if (rpc != nullptr) rpc->Notify("policy/saved", params);
 }
 
 // How one run went, from the supervisor's side.
@@ -150,6 +169,7 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
     if (mediation != nullptr && mediation->mediate && approver == nullptr &&
         mediation->mode == ApprovalsMode::kTty) {
       tty = std::make_unique<TtyApprover>(&loop);
+      tty->SetCanPersist(mediation->policy_save.has_value());  // offers "always" only with a file
       if (auto s = tty->Start(); !s) return s.Err();
       approver = tty.get();
     }
@@ -209,16 +229,29 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
       if (mediation->explain_denials) {
         options.explain_denial = [&pump](const std::string& line) { WriteDenialLine(pump.get(), line); };
       }
+      if (mediation->policy_save) {
+        options.persist_rule = [&rpc, path = *mediation->policy_save](
+                                   const approvals::Rule& rule, approvals::AmendmentAction how) {
+          SaveRule(path, rule, how, rpc.get());
+        };
+      }
       mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
                                             std::move(options), [&child] { child.Kill(); });
     }
+    PublishRelay* publish = mediation != nullptr ? mediation->publish : nullptr;
     SandboxChild::ReadyCallback on_ready;
-    if (mediator || rpc) {
+    if (mediator || rpc || publish) {
       on_ready = [&](base::UniqueFd listener) -> base::Status {
         if (mediator) {
           // Without mediation nothing could be answered: the command must not start.
           if (auto attached = mediator->Attach(std::move(listener), child.CommandPid()); !attached) {
             return base::Error{attached.Err().errnum, "cannot mediate: " + attached.Err().context};
+          }
+        }
+        if (publish) {
+          // Published ports that relay nowhere would be a silent failure: stop before the start.
+          if (auto relaying = publish->Start(&loop, child.CommandPid()); !relaying) {
+            return base::Error{relaying.Err().errnum, "cannot publish: " + relaying.Err().context};
           }
         }
         if (rpc) {
@@ -234,6 +267,7 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
         [&](const ChildOutcome& o) {
           outcome = o;
           if (mediator) mediator->Close();
+          if (publish) publish->Stop();  // its listeners would keep the loop running
           finish_protocol();
         },
         on_ready, stdio);
@@ -243,6 +277,7 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
     if (err_pipe) err_pipe->write.Reset();
     if (started.Ok()) uv_run(&loop, UV_RUN_DEFAULT);
     if (mediator) mediator->Close();
+    if (publish) publish->Stop();
     if (pump) pump->Close();
     if (rpc) rpc->Close();
     if (tty) tty->Close();
@@ -318,6 +353,7 @@ int RunSandbox(const RunConfig& config) {
   mediation.network = pipelines::ToString(spec.network);
   mediation.mediate = mediate;
   mediation.explain_denials = config.explain_denials;
+  mediation.policy_save = config.policy_save;
 
   std::unique_ptr<Pipeline> chosen;
   if (spec.pipeline == pipelines::Pipeline::kLegacy) {
@@ -328,6 +364,18 @@ int RunSandbox(const RunConfig& config) {
   Pipeline& pipeline = *chosen;
   if (auto prepared = pipeline.Prepare(); !prepared) return Fail(prepared.Err().Message());
   mediation.options.own_network_namespace = pipeline.OwnNetworkNamespace();
+  // Taken before the sandbox starts, so that a port in use stops sandgate before the command
+  // runs; closed when RunSandbox returns.
+  std::optional<PublishRelay> publish;
+  if (!config.publish.empty()) {
+    if (!pipeline.OwnNetworkNamespace()) {
+      return Fail("--publish needs the sandbox's own network namespace, and without user "
+                  "namespaces the legacy pipeline shares the host's");
+    }
+    publish.emplace(config.publish);
+    if (auto bound = publish->Bind(); !bound) return Fail(bound.Err().Message());
+    mediation.publish = &*publish;
+  }
 
   auto outcome = RunOnce(pipeline, pipelines::InnerAction::kExecCommand, &mediation,
                          pipeline.CanFallBackWithoutProc() ? SetupRetry::kPossible

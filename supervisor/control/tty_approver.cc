@@ -1,12 +1,15 @@
 #include "supervisor/control/tty_approver.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <utility>
@@ -15,6 +18,8 @@
 #include "approvals/address.h"
 #include "approvals/answer.h"
 #include "approvals/destination.h"
+#include "approvals/policy.h"
+#include "approvals/rule.h"
 #include "approvals/utf8.h"
 
 namespace sandgate::supervisor {
@@ -26,15 +31,16 @@ constexpr std::size_t kMaxNameBytes = 128;
 constexpr std::size_t kMaxHostBytes = 256;
 constexpr std::size_t kMaxPathBytes = 256;
 constexpr std::size_t kMaxCommandBytes = 200;
-// An answer is one letter; a longer line is not an answer (and is not kept).
-constexpr std::size_t kMaxLineBytes = 1024;
 // Output the terminal has not taken (it is stopped, ^S): prompts beyond this are dropped.
 constexpr std::size_t kMaxQueuedOutput = std::size_t{64} << 10;
-// Reads per wakeup: a canonical-mode terminal delivers one line per read.
+// Reads per wakeup: each returns the keys typed so far.
 constexpr int kReadsPerWakeup = 16;
+constexpr char kEscape = '\x1b';
+constexpr int kDefaultEofKey = 0x04;  // ^D
 
-constexpr std::string_view kChoices =
-    "sandgate: [y]es once, [a]lways, [n]o, [d]eny always, [c]ancel sandbox? ";
+constexpr std::string_view kKeysHint = "\nsandgate: press one of the keys in brackets (no Enter)\n";
+constexpr std::string_view kNothingToSaveHint =
+    "\nsandgate: no rule can be saved for this destination: press another key\n";
 
 void AppendHex(unsigned char byte, std::string& out) {
   constexpr std::string_view kHex = "0123456789abcdef";
@@ -125,7 +131,79 @@ void CloseHandle(UvHandle<T>*& handle) noexcept {
   handle = nullptr;
 }
 
+// The mode a question is asked in: each key arrives as it is typed, unechoed; ISIG stays as it
+// was, so ^C still signals. IEXTEN goes too, or ^V and ^O would be taken by the terminal.
+termios QuestionMode(termios mode) {
+  mode.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO | ECHONL | IEXTEN);
+  mode.c_cc[VMIN] = 1;
+  mode.c_cc[VTIME] = 0;
+  return mode;
+}
+
+// tcsetattr from a background process group raises SIGTTOU, which would stop sandgate while it
+// puts the terminal back; with the signal blocked the kernel lets the change through.
+int RestoreEvenInBackground(int fd, const termios& mode) noexcept {
+  sigset_t ttou;
+  sigset_t old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  const bool blocked = ::pthread_sigmask(SIG_BLOCK, &ttou, &old) == 0;
+  int rc = 0;
+  do {
+    rc = ::tcsetattr(fd, TCSANOW, &mode);
+  } while (rc != 0 && errno == EINTR);
+  const int error = errno;
+  if (blocked) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = error;
+  return rc;
+}
+
+// The exit() safety net: the mode to put back should the process exit while a question is shown
+// without any of the approver's own paths having run. One slot: a process has one terminal
+// approver (a second one asking at the same time is not covered). Trivially destructible, so it
+// is still there for atexit handlers that run after static destructors.
+struct ExitRestore {
+  const void* owner = nullptr;
+  int fd = -1;
+  pid_t pid = 0;  // a forked child that calls exit() must leave its parent's terminal alone
+  termios mode{};
+};
+
+ExitRestore& TheExitRestore() noexcept {
+  static ExitRestore slot;
+  return slot;
+}
+
+void RestoreAtExit() noexcept {
+  const ExitRestore& slot = TheExitRestore();
+  if (slot.owner != nullptr && slot.pid == ::getpid()) {
+    (void)RestoreEvenInBackground(slot.fd, slot.mode);
+  }
+}
+
+void ArmExitRestore(const void* owner, int fd, const termios& mode) noexcept {
+  static const bool registered = std::atexit(RestoreAtExit) == 0;
+  ExitRestore& slot = TheExitRestore();
+  if (!registered || (slot.owner != nullptr && slot.owner != owner)) return;
+  slot = ExitRestore{owner, fd, ::getpid(), mode};
+}
+
+void DisarmExitRestore(const void* owner) noexcept {
+  ExitRestore& slot = TheExitRestore();
+  if (slot.owner == owner) slot.owner = nullptr;
+}
+
 }  // namespace
+
+std::optional<approvals::Rule> RuleToSave(const approvals::Destination& destination) {
+  // Session memory's rule for the destination, through the grammar: that drops the protocol it
+  // carries and refuses what a policy file could not hold (a name with control bytes, say).
+  const auto exact = approvals::ExactRuleFor(destination);
+  if (!exact) return std::nullopt;
+  auto parsed = approvals::ParseRule(exact->text);
+  if (auto* rule = std::get_if<approvals::Rule>(&parsed)) return std::move(*rule);
+  return std::nullopt;
+}
 
 base::Result<base::UniqueFd> OpenTerminal(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -229,23 +307,40 @@ base::Status TtyApprover::Start() {
   auto opened = OpenTerminal(tty_path_);
   if (!opened) return base::Error{opened.Err().errnum, "--approvals tty: " + opened.Err().context};
   tty_ = std::move(opened).Value();
-  poll_ = UvHandle<uv_poll_t>::Create();
-  if (const int rc = uv_poll_init(loop_, poll_->Get(), tty_.Get()); rc != 0) {
+  const auto fail = [this](int rc, const std::string& call) {
+    CloseHandle(continued_);
+    CloseHandle(end_timer_);
     CloseHandle(poll_);
     tty_.Reset();
-    return base::Error{-rc, "uv_poll_init(" + tty_path_ + ")"};
+    return base::Error{-rc, call};
+  };
+  poll_ = UvHandle<uv_poll_t>::Create();
+  if (const int rc = uv_poll_init(loop_, poll_->Get(), tty_.Get()); rc != 0) {
+    return fail(rc, "uv_poll_init(" + tty_path_ + ")");
   }
   poll_->Bind(this);
   // Requests come from the sandbox, whose own handles keep the loop running while it lives.
   uv_unref(poll_->Base());
   end_timer_ = UvHandle<uv_timer_t>::Create();
   if (const int rc = uv_timer_init(loop_, end_timer_->Get()); rc != 0) {
-    CloseHandle(end_timer_);
-    CloseHandle(poll_);
-    tty_.Reset();
-    return base::Error{-rc, "uv_timer_init"};
+    return fail(rc, "uv_timer_init");
   }
   end_timer_->Bind(this);
+  continued_ = UvHandle<uv_signal_t>::Create();
+  if (const int rc = uv_signal_init(loop_, continued_->Get()); rc != 0) {
+    return fail(rc, "uv_signal_init");
+  }
+  continued_->Bind(this);
+  if (const int rc = uv_signal_start(
+          continued_->Get(),
+          [](uv_signal_t* h, int) noexcept {
+            static_cast<TtyApprover*>(UvHandle<uv_signal_t>::From(h)->Owner())->OnContinued();
+          },
+          SIGCONT);
+      rc != 0) {
+    return fail(rc, "uv_signal_start(SIGCONT)");
+  }
+  uv_unref(continued_->Base());
   return base::Ok{};
 }
 
@@ -273,14 +368,16 @@ void TtyApprover::Cancel(const std::string& approval_id, approvals::CancelReason
     return;
   }
   try {
-    // The cursor is after the question (and whatever was typed so far): start a new line.
+    // The cursor is after the question: start a new line.
     Write("\nsandgate: withdrawn (" + std::string(CancelReasonText(reason)) +
           "): " + DescribeRequest(it->request) + "\n");
   } catch (const std::exception& e) {
     spdlog::error("tty prompt: {}", e.what());
   }
+  RestoreMode();
   queue_.pop_front();
   showing_ = false;
+  shown_rule_.reset();
   UpdatePoll();
   ShowNext();
 }
@@ -295,15 +392,63 @@ void TtyApprover::Close() noexcept {
       spdlog::error("tty prompt: {}", e.what());
     }
   }
+  RestoreMode();
   closed_ = true;
   showing_ = false;
+  shown_rule_.reset();
   queue_.clear();
   CloseHandle(poll_);
   poll_events_ = 0;
   CloseHandle(end_timer_);
+  CloseHandle(continued_);
   tty_.Reset();
   out_.clear();
-  line_.clear();
+}
+
+// ---- the terminal's mode -------------------------------------------------------------------
+
+void TtyApprover::EnterQuestionMode() noexcept {
+  if (saved_mode_ || !tty_) return;
+  termios mode{};
+  if (::tcgetattr(tty_.Get(), &mode) != 0) {
+    spdlog::debug("tcgetattr({}): {}: keys are read as the terminal delivers them", tty_path_,
+                  std::strerror(errno));
+    eof_key_ = kDefaultEofKey;
+    return;
+  }
+  eof_key_ = mode.c_cc[VEOF] == _POSIX_VDISABLE ? -1 : mode.c_cc[VEOF];
+  question_mode_ = QuestionMode(mode);
+  // Saved (and armed for exit) before the change: a change that failed half-way is undone too.
+  saved_mode_ = mode;
+  ArmExitRestore(this, tty_.Get(), mode);
+  if (::tcsetattr(tty_.Get(), TCSANOW, &question_mode_) != 0) {
+    spdlog::warn("tcsetattr({}): {}: the question is asked in the terminal's own mode", tty_path_,
+                 std::strerror(errno));
+  }
+}
+
+void TtyApprover::RestoreMode() noexcept {
+  if (!saved_mode_) return;
+  if (tty_ && RestoreEvenInBackground(tty_.Get(), *saved_mode_) != 0) {
+    // EIO after a hang-up: there is no terminal left to care.
+    spdlog::log(errno == EIO ? spdlog::level::debug : spdlog::level::warn,
+                "tcsetattr({}) putting the terminal's mode back: {}", tty_path_,
+                std::strerror(errno));
+  }
+  saved_mode_.reset();
+  DisarmExitRestore(this);
+}
+
+// A shell that stopped sandgate (^Z) put its own mode on the terminal; after "fg" the question
+// needs its mode again. In the background (after "bg") the terminal is not sandgate's to change;
+// a terminal that is not sandgate's controlling one has no foreground to ask about.
+void TtyApprover::OnContinued() noexcept {
+  if (!saved_mode_ || !tty_) return;
+  const pid_t foreground = ::tcgetpgrp(tty_.Get());
+  if (foreground >= 0 && foreground != ::getpgrp()) return;
+  if (::tcsetattr(tty_.Get(), TCSANOW, &question_mode_) != 0) {
+    spdlog::debug("tcsetattr({}) after SIGCONT: {}", tty_path_, std::strerror(errno));
+  }
 }
 
 // ---- prompting -----------------------------------------------------------------------------
@@ -311,21 +456,33 @@ void TtyApprover::Close() noexcept {
 void TtyApprover::ShowNext() noexcept {
   if (showing_ || queue_.empty() || ended_ || closed_) return;
   showing_ = true;
-  ++shown_serial_;
-  line_.clear();
-  overlong_ = false;
+  try {
+    shown_rule_ = can_persist_ ? RuleToSave(queue_.front().request.destination) : std::nullopt;
+  } catch (const std::exception& e) {
+    spdlog::error("tty prompt: {}", e.what());
+    shown_rule_.reset();
+  }
+  EnterQuestionMode();
   // Whatever was typed before this question appeared was not typed in answer to it.
   (void)::tcflush(tty_.Get(), TCIFLUSH);
   try {
     std::string text = "sandgate: " + DescribeRequest(queue_.front().request);
     if (queue_.size() > 1) text += "  (" + std::to_string(queue_.size() - 1) + " more waiting)";
-    text += "\n";
+    text += "\n" + Choices();
     Write(text);
   } catch (const std::exception& e) {
     spdlog::error("tty prompt: {}", e.what());
   }
-  Write(kChoices);
   UpdatePoll();
+}
+
+std::string TtyApprover::Choices() const {
+  if (shown_rule_) {
+    return "sandgate: allow: [y] once [a] session [p] always   deny: [n] once [d] session "
+           "[x] always   [c] cancel sandbox? ";
+  }
+  return "sandgate: allow: [y] once [a] session   deny: [n] once [d] session   [c] cancel "
+         "sandbox? ";
 }
 
 void TtyApprover::OnPollEvent(int status, int events) noexcept {
@@ -339,7 +496,7 @@ void TtyApprover::OnPollEvent(int status, int events) noexcept {
 
 void TtyApprover::ReadInput() noexcept {
   const std::weak_ptr<int> alive = alive_;
-  char buffer[1024];
+  char buffer[256];
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     if (!showing_ || ended_ || closed_) return;
     const ssize_t n = ::read(tty_.Get(), buffer, sizeof buffer);
@@ -349,65 +506,92 @@ void TtyApprover::ReadInput() noexcept {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       return End(std::strerror(errno));
     }
-    std::string_view data(buffer, static_cast<std::size_t>(n));
-    const std::uint64_t serial = shown_serial_;
-    while (!data.empty()) {
-      const std::size_t newline = data.find('\n');
-      const std::string_view piece = data.substr(0, newline);
-      data.remove_prefix(newline == std::string_view::npos ? data.size() : newline + 1);
-      if (line_.size() + piece.size() > kMaxLineBytes) {
-        overlong_ = true;
-        line_.clear();
-      } else {
-        line_.append(piece);
-      }
-      if (newline == std::string_view::npos) break;
-      const std::string line = overlong_ ? std::string("?") : std::move(line_);
-      line_.clear();
-      overlong_ = false;
-      HandleLine(line);
-      if (alive.expired() || closed_) return;
-      // Answered: the rest was typed before the next question appeared.
-      if (shown_serial_ != serial || !showing_) break;
-    }
+    HandleKeys(std::string_view(buffer, static_cast<std::size_t>(n)));
+    if (alive.expired() || closed_) return;
   }
 }
 
-void TtyApprover::HandleLine(std::string_view line) noexcept {
-  constexpr std::string_view kBlank = " \t\r";
-  const std::size_t first = line.find_first_not_of(kBlank);
-  line = first == std::string_view::npos ? std::string_view() : line.substr(first);
-  line = line.substr(0, line.find_last_not_of(kBlank) + 1);
-  if (line.empty()) return Answer(approvals::answer::Decline{});  // Enter alone: no
-  if (line.size() == 1) {
-    switch (line.front()) {
+void TtyApprover::HandleKeys(std::string_view keys) noexcept {
+  bool hint = false;
+  for (const char key : keys) {
+    // An escape sequence (an arrow or function key) arrives in one read; its letters are not
+    // keys ("ESC [ A" is the up arrow, not "a").
+    if (key == kEscape) {
+      hint = true;
+      break;
+    }
+    if (eof_key_ >= 0 && static_cast<unsigned char>(key) == eof_key_) return End("end of input");
+    switch (key) {
       case 'y':
       case 'Y':
-        return Answer(approvals::answer::Accept{});
+        return Answer(approvals::answer::Accept{}, "allow once");
       case 'a':
       case 'A':
-        return Answer(approvals::answer::AcceptForSession{});
+        return Answer(approvals::answer::AcceptForSession{}, "allow for this session");
       case 'n':
       case 'N':
-        return Answer(approvals::answer::Decline{});
+        return Answer(approvals::answer::Decline{}, "deny once");
       case 'd':
       case 'D':
-        return Answer(approvals::answer::DeclineForSession{});
+        return Answer(approvals::answer::DeclineForSession{}, "deny for this session");
       case 'c':
       case 'C':
-        return Answer(approvals::answer::Cancel{});
+        return Answer(approvals::answer::Cancel{}, "cancel the sandbox");
+      case 'p':
+      case 'P':
+        if (can_persist_) return AnswerAlways(approvals::AmendmentAction::kAllow);
+        hint = true;
+        break;
+      case 'x':
+      case 'X':
+        if (can_persist_) return AnswerAlways(approvals::AmendmentAction::kDeny);
+        hint = true;
+        break;
+      case '\r':
+      case '\n':
+      case ' ':
+      case '\t':
+        break;  // Enter out of habit: not a key, and not worth a hint
       default:
+        hint = true;
         break;
     }
   }
-  Write(kChoices);  // not an answer: ask again
+  if (!hint) return;
+  try {
+    Write(std::string(kKeysHint) + Choices());
+  } catch (const std::exception& e) {
+    spdlog::error("tty prompt: {}", e.what());
+  }
 }
 
-void TtyApprover::Answer(approvals::Answer answer) noexcept {
+void TtyApprover::AnswerAlways(approvals::AmendmentAction action) noexcept {
+  try {
+    if (!shown_rule_) {
+      Write(std::string(kNothingToSaveHint) + Choices());
+      return;
+    }
+    const bool allow = action == approvals::AmendmentAction::kAllow;
+    std::string said = std::string(allow ? "always allow " : "always deny ") +
+                       EscapeForTerminal(shown_rule_->text);
+    Answer(approvals::answer::Amendment{*shown_rule_, action, true}, said);
+  } catch (const std::exception& e) {
+    spdlog::error("tty prompt: {}", e.what());
+  }
+}
+
+void TtyApprover::Answer(approvals::Answer answer, std::string_view said) noexcept {
   if (!showing_ || queue_.empty()) return;
+  try {
+    Write(std::string(said) + "\n");
+  } catch (const std::exception& e) {
+    spdlog::error("tty prompt: {}", e.what());
+  }
+  RestoreMode();
   Entry entry = std::move(queue_.front());
   queue_.pop_front();
   showing_ = false;
+  shown_rule_.reset();
   UpdatePoll();
   spdlog::debug("approval {}: {} (terminal)", entry.request.approval_id,
                 approvals::AnswerName(answer));
@@ -435,14 +619,16 @@ void TtyApprover::End(std::string_view why) noexcept {
               "no more answers from the terminal {} ({}): declining {} waiting and all later "
               "approval requests",
               tty_path_, why, queue_.size());
+  RestoreMode();
   showing_ = false;
+  shown_rule_.reset();
   std::deque<Entry> entries = std::move(queue_);
   queue_.clear();
   CloseHandle(poll_);
   poll_events_ = 0;
+  CloseHandle(continued_);
   tty_.Reset();
   out_.clear();
-  line_.clear();
   const std::weak_ptr<int> alive = alive_;
   for (auto& entry : entries) {
     try {

@@ -1,15 +1,19 @@
 #pragma once
 
+#include <termios.h>
 #include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "approvals/policy.h"
 #include "approvals/protocol.h"
+#include "approvals/rule.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
 #include "supervisor/control/approver.h"
@@ -33,20 +37,51 @@ inline constexpr std::string_view kDefaultTtyPath = "/dev/tty";
 // "curl (pid 1234) wants tcp github.com [140.82.112.3]:443  [curl -sS https://github.com/]".
 [[nodiscard]] std::string DescribeRequest(const approvals::ApprovalRequest& request);
 
+// The rule an "always" key saves for `destination`: its host name when known, else the address
+// it reaches (IPv6 in brackets), with ":PORT"; "unix:PATH" or "unix-abstract:NAME" for unix
+// sockets (glob characters escaped, so the rule names exactly this socket). The rule parses with
+// approvals::ParseRule and carries no protocol (the grammar has none, so it covers tcp and udp).
+// nullopt when no such rule exists, e.g. a host name with control bytes or an unnamed socket.
+[[nodiscard]] std::optional<approvals::Rule> RuleToSave(const approvals::Destination& destination);
+
 // The approver for `--approvals tty`: a person at the controlling terminal answers each request
-// (SPEC "--approvals"). The terminal is opened by the approver itself (never the command's
-// stdin/stdout) and left in whatever mode it is in: it is read line by line, which is what a
-// terminal in canonical mode delivers.
+// (SPEC "--approvals") with one key, no Enter:
+//   y allow once (accept)          a allow for the session (acceptForSession)
+//   n deny once (decline)          d deny for the session (declineForSession)
+//   p always allow, x always deny: applyNetworkPolicyAmendment with persist, saved by whoever
+//     handles the answer; offered only after SetCanPersist(true) and only for a destination
+//     that RuleToSave can describe
+//   c cancel the sandbox
+// Upper case works too. Any other key is ignored with a short hint; so are Enter, spaces and a
+// whole read that holds an escape sequence (an arrow key's "ESC [ A" must not answer "a"). The
+// answer is printed after the question, since the key itself is not echoed. The terminal is
+// opened by the approver itself (never the command's stdin/stdout).
+//
+// Terminal mode: while a question is shown the terminal is non-canonical without echo (ICANON,
+// ECHO, ECHONL and IEXTEN off, VMIN 1, VTIME 0; the fd is non-blocking and polled); ISIG is left
+// as it was, so ^C still signals sandgate, which forwards it to the command. The mode found when
+// the question appeared is put back, exactly, on every way out: after each answer, when the
+// question is withdrawn (Cancel), on Close() and so on destruction, when the terminal ends, and
+// at exit() as a safety net should a path forget. It is put back with SIGTTOU blocked, so that a
+// sandgate sent to the background still restores it instead of stopping. A SIGTERM/SIGINT/SIGHUP
+// to sandgate is forwarded to the command (supervisor/child), whose end withdraws the question
+// and ends the run through Close(). After SIGCONT (a shell's "fg" after ^Z; shells reset the
+// mode when a job stops) the question's mode is set again. Not covered: SIGKILL and crashes
+// (interactive shells such as bash put their own mode back when a foreground job dies of a
+// signal; otherwise `stty sane`). If the terminal has no mode to change (tcgetattr fails, e.g.
+// not a terminal) the keys are read as they come, which on a canonical terminal means after
+// Enter.
 //
 // One request is shown at a time; the others wait in order. The terminal is read only while a
 // question is shown, so the command keeps its terminal input otherwise. Input typed before a
 // question appeared is discarded (tcflush) so that a keystroke meant for a withdrawn question
-// or for the command cannot answer a question the person has not seen.
+// or for the command cannot answer a question the person has not seen; so is the rest of a read
+// after the key that answered.
 //
-// EOF (^D on an empty line) or an error on the terminal ends it: everything waiting and every
+// The terminal's EOF key (^D) or an error on the terminal ends it: everything waiting and every
 // later request is declined with source `cancelled`, as when a controller hangs up.
 //
-// The poll handle is unreferenced: the approver never keeps a loop alive by itself.
+// The poll and signal handles are unreferenced: the approver never keeps a loop alive by itself.
 //
 // Loop thread only. `reply` callbacks run on the loop thread and may call back into the
 // approver, or destroy it.
@@ -57,6 +92,10 @@ class TtyApprover final : public Approver {
   TtyApprover(const TtyApprover&) = delete;
   TtyApprover& operator=(const TtyApprover&) = delete;
 
+  // Whether an answer can be saved for later runs (there is a policy file to save to): offers the
+  // "always" keys. Off by default.
+  void SetCanPersist(bool can_persist) noexcept { can_persist_ = can_persist; }
+
   // Opens the terminal. Call once, before Ask.
   base::Status Start();
 
@@ -66,11 +105,10 @@ class TtyApprover final : public Approver {
   // A queued request is dropped quietly; the shown one is withdrawn with a line saying why and
   // the next one is shown. Its reply never runs.
   void Cancel(const std::string& approval_id, approvals::CancelReason reason) override;
-  // Decisions are not echoed: the person saw their own answer.
 
-  // Withdraws the question shown (with a line saying so), forgets the others without answering
-  // them, closes the handle (freed from its close callback: run the loop afterwards) and the
-  // terminal. Idempotent.
+  // Withdraws the question shown (with a line saying so) and puts the terminal's mode back,
+  // forgets the others without answering them, closes the handles (freed from their close
+  // callbacks: run the loop afterwards) and the terminal. Idempotent.
   void Close() noexcept;
 
   // Requests shown or waiting.
@@ -85,12 +123,19 @@ class TtyApprover final : public Approver {
   };
 
   void ShowNext() noexcept;
-  void PrintChoices() noexcept;
+  [[nodiscard]] std::string Choices() const;
   void OnPollEvent(int status, int events) noexcept;
   void ReadInput() noexcept;
-  // A complete line arrived while the front request is shown.
-  void HandleLine(std::string_view line) noexcept;
-  void Answer(approvals::Answer answer) noexcept;
+  // Keys typed while the front request is shown, in one read.
+  void HandleKeys(std::string_view keys) noexcept;
+  // A persisting key: the amendment, or a hint when there is nothing to save.
+  void AnswerAlways(approvals::AmendmentAction action) noexcept;
+  // `said` is printed after the question, as the key is not echoed.
+  void Answer(approvals::Answer answer, std::string_view said) noexcept;
+  // The question's terminal mode on and off (see the class comment).
+  void EnterQuestionMode() noexcept;
+  void RestoreMode() noexcept;
+  void OnContinued() noexcept;
   void End(std::string_view why) noexcept;
   // End from the next loop iteration: for failures found inside Ask or Cancel.
   void EndSoon(std::string why) noexcept;
@@ -104,14 +149,19 @@ class TtyApprover final : public Approver {
   UvHandle<uv_poll_t>* poll_ = nullptr;
   int poll_events_ = 0;  // what poll_ is started for (0: stopped)
   UvHandle<uv_timer_t>* end_timer_ = nullptr;
+  UvHandle<uv_signal_t>* continued_ = nullptr;  // SIGCONT
   std::string end_reason_;
+  bool can_persist_ = false;
+
+  // The terminal's mode when the question appeared, while the question's own mode is set.
+  std::optional<termios> saved_mode_;
+  termios question_mode_{};
+  int eof_key_ = 0x04;  // ^D, or the terminal's VEOF; -1 when it has none
 
   std::deque<Entry> queue_;  // the front is shown when showing_
   bool showing_ = false;
-  std::uint64_t shown_serial_ = 0;  // counts questions shown, to notice that one was answered
-  std::string line_;                // the answer being read (bytes before its '\n')
-  bool overlong_ = false;           // the line being read went past the limit: it is not an answer
-  std::string out_;                 // text the terminal has not taken yet
+  std::optional<approvals::Rule> shown_rule_;  // what an "always" key would save, if offered
+  std::string out_;                            // text the terminal has not taken yet
   bool output_failed_ = false;
 
   bool started_ = false;

@@ -55,6 +55,10 @@ constexpr Limit kWithoutUserNamespaces[] = {
      "imitates a namespace helper that cannot join the sandbox's network namespace: without "
      "user namespaces there is none to join"},
     {"UnixRulesTest", "AbstractListenerInsideTheSandboxNeedsNoRule", kNeedsNetworkNamespace},
+    {"PublishTest", "*",
+     "publishes ports of the sandbox's own network namespace: without user namespaces the "
+     "command shares the host's, and sandgate refuses --publish "
+     "(PublishRefusedTest.WithoutANetworkNamespaceSandgateRefusesBeforeTheCommandRuns checks it)"},
 };
 
 }  // namespace

@@ -13,10 +13,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <set>
-#include <utility>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -110,7 +110,8 @@ TEST(PolicySaveTest, ADenyGoesToTheDenyList) {
   TempDir dir;
   const fs::path path = dir / "policy.json";
   ExpectSaved(path, "10.0.0.1:22", AmendmentAction::kDeny);
-  EXPECT_EQ(ReadFile(path), "{\n  \"network\": {\n    \"deny\": [\n      \"10.0.0.1:22\"\n    ]\n  }\n}\n");
+  EXPECT_EQ(ReadFile(path),
+            "{\n  \"network\": {\n    \"deny\": [\n      \"10.0.0.1:22\"\n    ]\n  }\n}\n");
 }
 
 TEST(PolicySaveTest, EverythingElseInTheFileIsKeptInItsOrder) {
@@ -184,7 +185,9 @@ TEST(PolicySaveTest, ARuleAlreadyThereIsNotAddedTwice) {
 TEST(PolicySaveTest, ALaterDecisionReplacesAnEarlierOne) {
   TempDir dir;
   const fs::path path = dir / "policy.json";
-  WriteFile(path, R"({"network": {"allow": ["a.example"], "deny": ["bad.example:443", "Example.com:443", "b.example"]}})");
+  WriteFile(
+      path,
+      R"({"network": {"allow": ["a.example"], "deny": ["bad.example:443", "Example.com:443", "b.example"]}})");
   ExpectSaved(path, "example.com:443", AmendmentAction::kAllow);
   PolicyFile policy = ParsedPolicy(path);
   EXPECT_THAT(policy.rules.allow, ElementsAre("a.example", "example.com:443"));
@@ -328,7 +331,8 @@ TEST(PolicySaveTest, ASymlinkIsFollowedToTheRealFile) {
 
 TEST(PolicySaveTest, AMissingDirectoryIsAnError) {
   TempDir dir;
-  const auto saved = SavePolicyRule(dir / "no" / "policy.json", "github.com", AmendmentAction::kAllow);
+  const auto saved =
+      SavePolicyRule(dir / "no" / "policy.json", "github.com", AmendmentAction::kAllow);
   ASSERT_FALSE(saved.Ok());
   EXPECT_EQ(saved.Err().errnum, ENOENT);
   EXPECT_THAT(saved.Err().Message(), HasSubstr((dir / "no").string()));
@@ -379,7 +383,8 @@ TEST(PolicySaveTest, ConcurrentWritersLoseNothing) {
       for (int i = 0; i < kRulesEach; ++i) {
         // Both lists, so that the writers also remove from the list another one appends to.
         const auto action = i % 2 == 0 ? AmendmentAction::kAllow : AmendmentAction::kDeny;
-        const std::string rule = "w" + std::to_string(w) + "-r" + std::to_string(i) + ".example:443";
+        const std::string rule =
+            "w" + std::to_string(w) + "-r" + std::to_string(i) + ".example:443";
         if (!SavePolicyRule(path, rule, action).Ok()) ++failures;
       }
       _exit(failures);
