@@ -17,6 +17,11 @@ packages=(
   clang libclang-rt-14-dev python3
   # A real Go program in the signal tests (the runtime preempts threads with signals).
   golang-go
+  # Packaging and docs (issue 15): the .deb is built with cpack, its dependencies found by
+  # dpkg-shlibdeps and checked by lintian; the man page is rendered by man/groff; policy files
+  # and protocol messages are validated with jsonschema; the completion script uses
+  # bash-completion's helpers.
+  dpkg-dev lintian man-db groff-base python3-jsonschema bash-completion fakeroot
 )
 
 if [[ $(id -u) -ne 0 ]]; then
