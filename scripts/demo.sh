@@ -24,7 +24,9 @@ mkdir -p "$workspace/.git" "$workspace/bin"
 install -m 755 build/supervisor/sandgate build/supervisor/sandgate-inner "$workspace/bin/"
 chmod 755 "$workspace"
 [[ ${#as_user[@]} -gt 0 ]] && chown -R "$user:" "$workspace"
-sandgate() { "${as_user[@]}" "$workspace/bin/sandgate" "$@"; }
+# From inside the workspace: the checkout (e.g. under /root) may be out of the account's reach,
+# and sandgate's default cwd is its own.
+sandgate() { (cd "$workspace" && "${as_user[@]}" "$workspace/bin/sandgate" "$@"); }
 echo "(sandboxes run as: $("${as_user[@]}" id -un))"
 trap 'rm -rf "$workspace"; for p in ${server:-} ${resolver:-}; do kill "$p" 2>/dev/null; done; true' EXIT
 
