@@ -24,6 +24,15 @@ set(_sandgate_packaging "${PROJECT_SOURCE_DIR}/packaging")
 set(_sandgate_gz_dir "${PROJECT_BINARY_DIR}/packaging")
 
 install(TARGETS sandgate sandgate-inner RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+# A stripped install (--strip, and CPack) also drops the compilers' .comment notes, as Debian's
+# own dh_strip does; lintian names them otherwise.
+foreach(_sandgate_binary sandgate sandgate-inner)
+  install(CODE "
+    if(CMAKE_INSTALL_DO_STRIP AND EXISTS \"${CMAKE_OBJCOPY}\")
+      execute_process(COMMAND \"${CMAKE_OBJCOPY}\" --remove-section=.comment
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/${_sandgate_binary}\")
+    endif()")
+endforeach()
 
 # Man pages and changelogs are installed gzipped (Debian policy 12.1 and 12.7; man(1) reads
 # them either way). gzip runs at install time, not at build time, so that `cpack` right after
