@@ -78,7 +78,7 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw, CommandRequired required = Co
       ->allow_extra_args(false);
   cmd.add_flag("--no-proc", raw.no_proc, "do not mount a fresh /proc");
   cmd.add_option("--bwrap", raw.bwrap, "bubblewrap binary (env SANDGATE_BWRAP)");
-  cmd.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error (to stderr)")
+  cmd.add_option("--log-level", raw.log_level, "trace, debug, info, warn, error, critical, off (to stderr)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd.add_option("--allow", raw.rules.allow, "allow connections matching RULE (repeatable)")
       ->allow_extra_args(false);
@@ -338,8 +338,11 @@ CliResult ParseCommandLine(int argc, const char* const* argv) {
     }
     return ToRunConfig(legacy_options, true);
   } catch (const CLI::CallForHelp&) {
-    CLI::App* which = run->parsed() ? run : landlock->parsed() ? landlock : &app;
-    return CliExit{0, which->help(), false};
+    // The usage line names the whole command ("sandgate run", "sandgate debug landlock"), which
+    // CLI11 leaves to the caller when a subcommand's help is asked for directly.
+    if (run->parsed()) return CliExit{0, run->help("sandgate"), false};
+    if (landlock->parsed()) return CliExit{0, landlock->help("sandgate debug"), false};
+    return CliExit{0, app.help(), false};
   } catch (const CLI::CallForVersion& e) {
     return CliExit{0, std::string(e.what()) + "\n", false};
   } catch (const CLI::ParseError& e) {
