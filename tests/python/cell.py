@@ -151,8 +151,13 @@ def script_tree() -> str:
         with open(source, "rb") as f:
             digest.update(f.read())
     directory = os.path.join(COPIES, "python", digest.hexdigest()[:16])
-    for d in (COPIES, os.path.dirname(directory), directory):
+    for d in (COPIES, os.path.dirname(directory)):
         _own_directory(d)
+    # Copies of earlier versions of these files are of no more use.
+    for old in os.listdir(os.path.dirname(directory)):
+        if old != os.path.basename(directory):
+            shutil.rmtree(os.path.join(os.path.dirname(directory), old), ignore_errors=True)
+    _own_directory(directory)
     _copy_in(list(zip(sources, names)), directory)
     return directory
 
