@@ -150,6 +150,14 @@ class TuiTest(cell.CellTest):
             time.sleep(0.05)
         self.assertFalse(os.path.exists(f"/proc/{pid}"), "the sandboxed command outlived the TUI")
 
+    def test_ctrl_c_quits_and_restores_the_terminal(self):
+        term = self.start(*cell.options(), "--", "sleep", "120")
+        term.wait_for("[sandgate] started pid", "[running]")
+        term.type("\x03")                                 # the terminal makes it SIGINT
+        self.assertEqual(term.wait_exit(), 137)            # the sandbox was ended: SIGKILL
+        self.assertEqual(term.mode(), term.initial_mode)
+        self.assertIsNone(term.screen.saved_main)
+
     def test_help_names_every_key(self):
         tree = cell.script_tree()
         out = subprocess.run([cell.PYTHON, os.path.join(tree, "examples", "sandgate_tui.py"),
