@@ -1,10 +1,14 @@
 """The cell of the test matrix a Python test runs in, and the host peers the tests talk to.
 
 ctest registers every module once per cell (CMakeLists.txt here): SANDGATE_TEST_IDENTITY is
-root or user, SANDGATE_TEST_PIPELINE bwrap or legacy, as for the C++ suite
+root, user or user-nouserns, SANDGATE_TEST_PIPELINE bwrap or legacy, as for the C++ suite
 (tests/helpers/identity.cc). In the user cells sandgate, and the example scripts that start it,
 run as the unprivileged account (sandgate-test, or SANDGATE_TEST_USER) through setpriv, and
 what that account must reach is copied where it can (a checkout under /root is closed to it).
+
+user-nouserns (ctest's nouserns/legacy/...) is that account on a machine without user
+namespaces, imitated as the C++ suite does: sandbox_probe (SANDGATE_TEST_PROBE) installs a
+seccomp filter refusing new user namespaces, still as root, then setpriv drops to the account.
 """
 from __future__ import annotations
 
@@ -31,13 +35,18 @@ import sandgate  # noqa: E402  (the library under test, from this checkout)
 
 IDENTITY = os.environ.get("SANDGATE_TEST_IDENTITY", "root")
 PIPELINE = os.environ.get("SANDGATE_TEST_PIPELINE", "bwrap")
+# False in the cell of an ordinary user on a machine without user namespaces.
+HAS_USER_NAMESPACES = IDENTITY != "user-nouserns"
+# The C++ suite's helper; its `without-userns` is what takes user namespaces away.
+PROBE = os.environ.get("SANDGATE_TEST_PROBE", "")
 # Debian's interpreter, which every account can run (the suite's may live under /root).
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 COPIES = "/tmp/sandgate-test-bin"            # the C++ suite's place for the same copies
 
 
 def cell_name() -> str:
-    return f"{IDENTITY}/{PIPELINE}"
+    """The cell as ctest names it (IDENTITY/PIPELINE)."""
+    return f"{IDENTITY if HAS_USER_NAMESPACES else 'nouserns'}/{PIPELINE}"
 
 
 def account() -> tuple[Optional[tuple[int, int]], str]:
@@ -56,21 +65,33 @@ def account() -> tuple[Optional[tuple[int, int]], str]:
 
 
 def skip_reason() -> str:
-    if IDENTITY not in ("root", "user") or PIPELINE not in ("bwrap", "legacy"):
+    if IDENTITY not in ("root", "user", "user-nouserns") or PIPELINE not in ("bwrap", "legacy"):
         return f"unknown cell {cell_name()}"
     if not os.environ.get("SANDGATE_BINARY"):
         return "SANDGATE_BINARY is not set (ctest sets it to the built sandgate)"
+    if not HAS_USER_NAMESPACES:
+        if PIPELINE != "legacy":
+            # bwrap needs user namespaces unless root (README, "Two pipelines").
+            return "without user namespaces only the legacy pipeline runs"
+        if not PROBE:
+            return "SANDGATE_TEST_PROBE is not set (ctest sets it to the built sandbox_probe)"
     return account()[1]
 
 
 def launcher() -> list[str]:
-    """The argv put before a program so that it runs as the cell's account."""
+    """The argv put before a program so that it runs as the cell's account (and, in the cell
+    without user namespaces, on an imitation of such a machine)."""
+    # The filter fails unshare/clone with CLONE_NEWUSER (EPERM) and clone3 (ENOSYS) for the
+    # program and all it starts. It goes on first, as root in a suite run as root; setpriv then
+    # drops to the account under it. The probe execs what follows without a PATH search (every
+    # path after it is absolute), so the program keeps the pid Popen returned.
+    prefix = [] if HAS_USER_NAMESPACES else [PROBE, "without-userns"]
     ids, _ = account()
     if ids is None:
-        return []
+        return prefix
     uid, gid = ids
-    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return prefix + ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--"]
 
 
 def hand_over(path: str) -> None:
@@ -162,10 +183,26 @@ def script_tree() -> str:
     return directory
 
 
+def _without_default_roots(extra: list[str]) -> list[str]:
+    """`extra` with --read-only --no-proc before it in the cell without user namespaces, unless
+    it names writable roots, --read-only or a policy itself (tests/helpers/identity.cc,
+    WithoutDefaultRoots): the default roots (the cwd and /tmp) need protections that take a mount
+    namespace, and without one sandgate refuses them; a fresh /proc needs a PID namespace, so
+    --no-proc is said explicitly and sandgate has no warning to print. A test that names roots
+    or a policy gets what the user would: the refusal, unless it says --read-only itself."""
+    if HAS_USER_NAMESPACES:
+        return extra
+    ours = extra[:extra.index("--")] if "--" in extra else extra
+    if any(arg == "-w" or arg.startswith(("--writable-root", "--policy")) or arg == "--read-only"
+           for arg in ours):
+        return extra
+    return ["--read-only"] + ([] if "--no-proc" in ours else ["--no-proc"]) + extra
+
+
 def options(*extra: str) -> list[str]:
     """sandgate run options for this cell, then `extra`."""
     chosen = ["--pipeline", "legacy"] if PIPELINE == "legacy" else []
-    return chosen + list(extra)
+    return chosen + _without_default_roots(list(extra))
 
 
 def session_options(**overrides) -> dict:

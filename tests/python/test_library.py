@@ -175,11 +175,14 @@ class LibraryTest(cell.CellTest):
         policy = os.path.join(self.tmp, "policy.json")
         cell.hand_over(self.tmp)  # sandgate, as the cell's account, writes beside the file
         rule = f"127.0.0.1:{self.server.port}"
+        # The command writes nothing: --read-only, as tests/integration/persisted_rules_test.cc
+        # says it, so that the cell without user namespaces runs this too (a policy option keeps
+        # cell.py from choosing for the test, and the default writable roots would be refused).
         status, seen = self.run_session(
             curl(self.server.url("/saved")),
             lambda request: sandgate.Decision.apply_network_policy_amendment(
                 request.destination.rule(), "allow", persist=True),
-            options=["--policy-save", policy])
+            options=["--read-only", "--policy-save", policy])
         self.assertEqual(status, 0)
         self.assertEqual(seen.of(sandgate.PolicySaved),
                          [sandgate.PolicySaved(rule, "allow", policy, None)])
@@ -191,7 +194,7 @@ class LibraryTest(cell.CellTest):
             self.fail(f"asked again about {request.destination.describe()}")
 
         status, seen = self.run_session(curl(self.server.url("/again")), must_not_ask,
-                                        options=["--policy", policy])
+                                        options=["--read-only", "--policy", policy])
         self.assertIn("served /again", seen.output("stdout"))
         self.assertEqual([(d.source, d.rule) for d in seen.of(sandgate.NetworkDecision)],
                          [("policy", rule)])
@@ -204,6 +207,28 @@ class LibraryTest(cell.CellTest):
         self.assertIn("served /routed", seen.output("stdout"))
         self.assertEqual(proxy.targets, [f"127.0.0.1:{self.server.port}"])
         self.assertEqual([d.decision for d in seen.of(sandgate.NetworkDecision)], ["route"])
+
+    # -- the cell itself --
+
+    def test_the_sandbox_has_its_own_network_namespace_unless_the_cell_lacks_user_namespaces(self):
+        # The cell is the machine it imitates: without user namespaces the legacy pipeline makes
+        # no namespace at all, so the command shares the host's network (README, "Two
+        # pipelines"); with them, in every other cell, it has its own. Without this a cell
+        # whose imitation fell away would still pass. The command's pid is the host's (the
+        # supervisor's view), and it waits in connect while we decide.
+        namespaces = []
+
+        def decide(request):
+            namespaces.append(os.readlink(f"/proc/{request.process.pid}/ns/net"))
+            return sandgate.Decision.decline()
+
+        self.run_session(curl(self.server.url("/where")), decide)
+        self.assertEqual(len(namespaces), 1)
+        host = os.readlink("/proc/self/ns/net")
+        if cell.HAS_USER_NAMESPACES:
+            self.assertNotEqual(namespaces[0], host)
+        else:
+            self.assertEqual(namespaces[0], host)
 
     # -- controller -> sandgate requests --
 

@@ -77,7 +77,9 @@ class TuiTest(cell.CellTest):
         cell.hand_over(self.tmp)
         policy = os.path.join(self.tmp, "policy.json")
         rule = f"127.0.0.1:{self.server.port}"
-        term = self.start(*cell.options("--policy-save", policy), "--",
+        # --read-only: the command writes nothing, and the default writable roots are refused
+        # in the cell without user namespaces (a policy option keeps cell.py from choosing).
+        term = self.start(*cell.options("--read-only", "--policy-save", policy), "--",
                           *curl(self.server.url("/always"), "always"))
         term.wait_for("pending requests: 1", self.dest)
         mark = term.mark()
