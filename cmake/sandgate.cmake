@@ -32,6 +32,12 @@ endfunction()
 # and `nouserns/legacy/...` (an ordinary user on a machine without user namespaces, imitated),
 # and SANDGATE_TEST_IDENTITY and SANDGATE_TEST_PIPELINE tell the test process which cell it is.
 # A test added to such a target is in every cell without asking.
+#
+# A MATRIX program that drives sandgate through tests/helpers/scripted_controller.h also records
+# every protocol line in SANDGATE_PROTOCOL_CAPTURE_DIR, which the sandgate_protocol_capture
+# fixture (tests/schema) empties before and validates after. Programs without a controller do not
+# require the fixture: an escape-only run would have nothing to validate.
+set(SANDGATE_PROTOCOL_CAPTURE_DIR "${PROJECT_BINARY_DIR}/protocol-capture")
 function(sandgate_add_test name)
   cmake_parse_arguments(ARG "MATRIX" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -41,12 +47,24 @@ function(sandgate_add_test name)
     set(ARG_TIMEOUT 120)
   endif()
   if(ARG_MATRIX)
+    set(capture "")
+    foreach(source IN LISTS ARG_SOURCES)
+      get_filename_component(source "${source}" ABSOLUTE)
+      file(STRINGS "${source}" includes REGEX "tests/helpers/scripted_controller\\.h")
+      if(includes)
+        # A list cannot pass through gtest_discover_tests PROPERTIES (its ';' splits it), but ctest
+        # adds up the values of a property given twice: this ENVIRONMENT joins the cell's.
+        set(capture ENVIRONMENT "SANDGATE_PROTOCOL_CAPTURE_DIR=${SANDGATE_PROTOCOL_CAPTURE_DIR}"
+                    FIXTURES_REQUIRED sandgate_protocol_capture)
+      endif()
+    endforeach()
     foreach(pipeline bwrap legacy)
       foreach(identity root user)
         gtest_discover_tests(${name} TEST_PREFIX "${identity}/${pipeline}/"
                              PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
                                         ENVIRONMENT "SANDGATE_TEST_IDENTITY=${identity}"
                                         ENVIRONMENT_MODIFICATION "SANDGATE_TEST_PIPELINE=set:${pipeline}"
+                                        ${capture}
                              DISCOVERY_TIMEOUT 30)
       endforeach()
     endforeach()
@@ -55,6 +73,7 @@ function(sandgate_add_test name)
                          PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
                                     ENVIRONMENT "SANDGATE_TEST_IDENTITY=user-nouserns"
                                     ENVIRONMENT_MODIFICATION "SANDGATE_TEST_PIPELINE=set:legacy"
+                                    ${capture}
                          DISCOVERY_TIMEOUT 30)
   else()
     gtest_discover_tests(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}

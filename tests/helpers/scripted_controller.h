@@ -3,11 +3,15 @@
 // A scripted controller for `sandgate run --approvals stdio`: the test holds sandgate's stdin and
 // stdout on real pipes, reads its JSON-RPC messages and answers them.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -20,11 +24,131 @@ namespace sandgate::testing {
 
 using nlohmann::json;
 
+// Opt-in record of the protocol, for tests/schema to check every message against
+// docs/protocol.schema.json: with SANDGATE_PROTOCOL_CAPTURE_DIR set (ctest sets it for the matrix
+// cells, see cmake/sandgate.cmake), each test process appends JSON lines to DIR/<pid>.jsonl:
+//   {"kind":"process",...}     once, at start: proves the capture was on even when no test of
+//                              this process drove sandgate (so an empty record is not a pass)
+//   {"kind":"controller",...}  one per Controller: its test, source file and arguments
+//   {"kind":"message","direction":"from_sandgate"|"to_sandgate",...}  each raw line, as read
+//                              or written ("text"; "text_base64" when it is not UTF-8)
+// Without the variable nothing is written and the controller behaves exactly as before.
+namespace protocol_capture {
+
+inline const char* Directory() {
+  const char* dir = std::getenv("SANDGATE_PROTOCOL_CAPTURE_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+}
+
+// One record, one write(2) with O_APPEND: records from several threads or controllers of the
+// process never interleave. Failures are ignored: the capture must never change a test's result
+// (the validator notices missing records instead).
+inline void Append(json record) {
+  const char* dir = Directory();
+  if (dir == nullptr) return;
+  record["pid"] = getpid();
+  std::string line;
+  try {
+    line = record.dump();
+  } catch (const json::type_error&) {
+    return;  // invalid UTF-8 outside "text": the callers put such bytes in text_base64 instead
+  }
+  line += '\n';
+  const std::string path = std::string(dir) + "/" + std::to_string(getpid()) + ".jsonl";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  (void)!write(fd, line.data(), line.size());
+  close(fd);
+}
+
+inline std::string Base64(const std::string& bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// The running test, so that an invalid message can be traced to the test that saw it.
+inline void AddTest(json& record) {
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (test == nullptr) return;
+  record["test"] = std::string(test->test_suite_name()) + "." + test->name();
+  record["file"] = test->file();
+  record["line"] = test->line();
+}
+
+inline void Message(int controller, const char* direction, const std::string& text) {
+  if (Directory() == nullptr) return;
+  json record = {{"kind", "message"}, {"controller", controller}, {"direction", direction}};
+  AddTest(record);
+  try {
+    (void)json(text).dump();  // throws on invalid UTF-8
+    record["text"] = text;
+  } catch (const json::type_error&) {
+    record["text_base64"] = Base64(text);
+  }
+  Append(std::move(record));
+}
+
+inline int NewController(const std::vector<std::string>& args) {
+  static std::atomic<int> next{0};
+  const int id = next++;
+  if (Directory() == nullptr) return id;
+  json record = {{"kind", "controller"}, {"controller", id}, {"args", json::array()}};
+  for (const auto& arg : args) {
+    try {
+      (void)json(arg).dump();
+      record["args"].push_back(arg);
+    } catch (const json::type_error&) {
+      record["args"].push_back("(not UTF-8)");
+    }
+  }
+  AddTest(record);
+  Append(std::move(record));
+  return id;
+}
+
+inline bool MarkProcess() {
+  if (Directory() == nullptr) return false;
+  json record = {{"kind", "process"}};
+  if (const char* identity = std::getenv("SANDGATE_TEST_IDENTITY")) record["identity"] = identity;
+  if (const char* pipeline = std::getenv("SANDGATE_TEST_PIPELINE")) record["pipeline"] = pipeline;
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) record["exe"] = std::string(exe, static_cast<std::size_t>(n));
+  Append(std::move(record));
+  return true;
+}
+
+// Every process that includes this header marks itself at start (one instance per program).
+inline const bool kProcessMarked = MarkProcess();
+
+}  // namespace protocol_capture
+
 // sandgate with its stdin/stdout on pipes held by the test: the controller's side.
 class Controller {
  public:
   // `wrapper`: a command that runs sandgate (e.g. prlimit with its options and "--"), outermost.
-  explicit Controller(std::vector<std::string> args, std::vector<std::string> wrapper = {}) {
+  explicit Controller(std::vector<std::string> args, std::vector<std::string> wrapper = {})
+      : capture_id_(protocol_capture::NewController(args)) {
     // A late answer may reach a sandgate that already exited: that is an EPIPE, not a crash.
     std::signal(SIGPIPE, SIG_IGN);
     int in[2], out[2];
@@ -51,12 +175,14 @@ class Controller {
   }
   ~Controller() {
     CloseInput();
+    if (from_ >= 0 && protocol_capture::Directory() != nullptr) DrainForCapture();
     if (from_ >= 0) close(from_);
     if (pid_ > 0) Wait();
   }
 
   // False when sandgate no longer reads (it exited): tests that care check it.
   bool Send(const std::string& line) {
+    protocol_capture::Message(capture_id_, "to_sandgate", line);
     std::string data = line + "\n";
     return write(to_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   }
@@ -72,6 +198,7 @@ class Controller {
     for (;;) {
       auto newline = buffer_.find('\n');
       if (newline != std::string::npos) {
+        protocol_capture::Message(capture_id_, "from_sandgate", buffer_.substr(0, newline));
         json message = json::parse(buffer_.substr(0, newline));
         buffer_.erase(0, newline + 1);
         seen.push_back(message);
@@ -110,6 +237,33 @@ class Controller {
   std::vector<json> seen;
 
  private:
+  // With the capture on, the lines a test left unread (often sandbox/exited) are read and
+  // recorded too, so that every message sandgate sent is checked. Input is closed already, so
+  // sandgate is ending; the wait is bounded in case something else holds the pipe open.
+  void DrainForCapture() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      for (auto newline = buffer_.find('\n'); newline != std::string::npos;
+           newline = buffer_.find('\n')) {
+        protocol_capture::Message(capture_id_, "from_sandgate", buffer_.substr(0, newline));
+        buffer_.erase(0, newline + 1);
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{from_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+      char buf[65536];
+      const ssize_t n = read(from_, buf, sizeof buf);
+      if (n <= 0) break;
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+    // A last line without its newline is still a message sandgate sent.
+    if (!buffer_.empty()) protocol_capture::Message(capture_id_, "from_sandgate", buffer_);
+    buffer_.clear();
+  }
+
+  int capture_id_ = 0;
   pid_t pid_ = -1;
   int to_ = -1;
   int from_ = -1;
