@@ -72,11 +72,28 @@ def direction_validator(schema, definition):
     return jsonschema.Draft202012Validator(document)
 
 
+def leaves(error):
+    if not error.context:
+        return [error]
+    return [leaf for sub in error.context for leaf in leaves(sub)]
+
+
 def first_error(validator, value):
-    # best_match picks the error of the closest oneOf branch, which names the real problem.
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is None:
         return None
+    # "not valid under any of the given schemas" says little: name the problem inside the
+    # definition the message meant to be, the oneOf branch whose method (or kind of message:
+    # notification, request, response) is the message's.
+    branches = collections.defaultdict(list)
+    for sub in error.context or []:
+        branches[sub.schema_path[0] if sub.schema_path else None].extend(leaves(sub))
+    meant = [errors for errors in branches.values()
+             if not any(list(leaf.absolute_path) == ["method"] or leaf.validator == "not" or
+                        (leaf.validator == "required" and not leaf.absolute_path)
+                        for leaf in errors)]
+    if len(meant) == 1:
+        error = max(meant[0], key=lambda leaf: len(leaf.absolute_path))
     where = "/".join(str(p) for p in error.absolute_path) or "(message)"
     return f"{where}: {error.message[:300]}"
 
