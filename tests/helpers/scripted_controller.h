@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "approvals/base64.h"
 #include "tests/helpers/identity.h"
 #include "tests/helpers/subprocess.h"
 
@@ -61,31 +62,6 @@ inline void Append(json record) {
   close(fd);
 }
 
-inline std::string Base64(const std::string& bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // The running test, so that an invalid message can be traced to the test that saw it.
 inline void AddTest(json& record) {
   const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -103,7 +79,7 @@ inline void Message(int controller, const char* direction, const std::string& te
     (void)json(text).dump();  // throws on invalid UTF-8
     record["text"] = text;
   } catch (const json::type_error&) {
-    record["text_base64"] = Base64(text);
+    record["text_base64"] = approvals::Base64Encode(text);
   }
   Append(std::move(record));
 }
