@@ -82,6 +82,13 @@ class Finder {
     return base::Ok{};
   }
 
+  // A file named by the user that the command must not change (a policy file).
+  base::Status ProtectFile(const fs::path& file, const std::string& why) {
+    auto real = ProtectResolved(file, why);
+    if (!real.Ok()) return real.Err();
+    return base::Ok{};
+  }
+
   std::vector<Protection> Take() && { return std::move(found_); }
 
  private:
@@ -219,7 +226,8 @@ bool IsWithinAny(const fs::path& path, const std::vector<fs::path>& roots) {
 }
 
 base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path>& writable_roots,
-                                                      const fs::path& cwd) {
+                                                      const fs::path& cwd,
+                                                      const std::vector<fs::path>& read_only_files) {
   // A relative cwd would be looked up from sandgate's own working directory.
   if (!cwd.is_absolute()) return base::Error{EINVAL, "cwd " + cwd.string() + " is not absolute"};
   Finder finder(writable_roots);
@@ -253,6 +261,11 @@ base::Result<std::vector<Protection>> FindProtections(const std::vector<fs::path
       return status.Err();
     }
     found_git = ::lstat((dir / ".git").c_str(), &st) == 0;
+  }
+  for (const auto& file : read_only_files) {
+    if (auto status = finder.ProtectFile(file, "policy file " + file.string()); !status) {
+      return status.Err();
+    }
   }
   return std::move(finder).Take();
 }

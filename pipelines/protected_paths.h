@@ -56,8 +56,12 @@ struct Protection {
 // A missing path whose directory the command cannot write is kUncreatable instead of
 // kBlockMissing: no placeholder is needed, and the user may lack the right to make one
 // (`cd /usr/share/doc && sandgate run -- ls`).
+//
+// `read_only_files` (SandboxSpec::read_only_files) are protected as well where they lie inside a
+// writable root, resolved the way a gitdir is.
 [[nodiscard]] base::Result<std::vector<Protection>> FindProtections(
-    const std::vector<std::filesystem::path>& writable_roots, const std::filesystem::path& cwd);
+    const std::vector<std::filesystem::path>& writable_roots, const std::filesystem::path& cwd,
+    const std::vector<std::filesystem::path>& read_only_files = {});
 
 // Why the sandboxed command could not create an entry in directory `dir`, or nullopt when it
 // might. The command runs with this process's uid and groups and without any capability, so

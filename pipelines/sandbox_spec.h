@@ -16,6 +16,10 @@ struct SandboxSpec {
   std::vector<std::string> command;                   // argv of the sandboxed command
   std::filesystem::path cwd;                          // absolute, canonical
   std::vector<std::filesystem::path> writable_roots;  // absolute, canonical, deduplicated
+  // Files that stay read-only where a writable root would expose them (the policy files: the
+  // command must not write the rules its next run starts with). Absolute, as given: the path is
+  // walked like a gitdir, so a symlink on it inside a writable root refuses the start.
+  std::vector<std::filesystem::path> read_only_files;
   NetworkMode network = NetworkMode::kApprove;
   Pipeline pipeline = Pipeline::kBwrap;
   ProcMount proc = ProcMount::kFresh;

@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
+#include "pipelines/protected_paths.h"
 #include "supervisor/policy_file.h"
 #include "supervisor/control/tty_approver.h"
 
@@ -114,6 +116,21 @@ void AddRunOptions(CLI::App& cmd, RawOptions& raw, CommandRequired required = Co
       ->allow_extra_args(false);
   auto* command = cmd.add_option("command", raw.command, "COMMAND [ARG...] after --");
   if (required == CommandRequired::kYes) command->required();
+}
+
+// The writable root that holds `file` as written or as its real path (a symlink may lead in or
+// out), if any; nullopt when it lies outside all of them.
+std::optional<fs::path> WritableRootHolding(const std::vector<fs::path>& roots,
+                                            const std::string& file) {
+  std::error_code ec;
+  const fs::path written = fs::absolute(file, ec).lexically_normal();
+  const fs::path real = fs::weakly_canonical(written, ec);
+  for (const auto& root : roots) {
+    if (pipelines::IsWithinAny(written, {root}) || (!ec && pipelines::IsWithinAny(real, {root}))) {
+      return root;
+    }
+  }
+  return std::nullopt;
 }
 
 fs::path ExistingDirectory(const std::string& flag, const std::string& value) {
@@ -265,7 +282,18 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
   if (!raw.audit_log.empty()) config.audit_log = raw.audit_log;
   config.log_level = raw.log_level;
   config.explain_denials = raw.explain_denials == "on";
+  // The policy files are the rules the next run starts with: the command must not write them.
+  // Where a writable root holds one, it is read-only in the sandbox (a protection), and sandgate
+  // does not save there either: replacing the file (rename) would lift that protection in the
+  // running sandbox, and the command could then write it.
+  if (!raw.policy.empty()) spec.read_only_files.push_back(fs::absolute(raw.policy).lexically_normal());
   if (!raw.policy_save.empty()) {
+    if (auto root = WritableRootHolding(spec.writable_roots, raw.policy_save)) {
+      throw UsageError{"--policy-save " + raw.policy_save + ": inside the writable root " +
+                       root->string() + ", where the command could write the rules of the next "
+                       "run; choose a file outside the writable roots (e.g. "
+                       "~/.config/sandgate/policy.json)"};
+    }
     config.policy_save = raw.policy_save;
     // Checked now, so that a file sandgate could not add to is refused before the command runs
     // (and left as it is). A missing one is made by the first decision saved.
@@ -281,6 +309,12 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
       }
     }
   } else if (!raw.policy.empty()) {
+    if (auto root = WritableRootHolding(spec.writable_roots, raw.policy)) {
+      config.policy_save_refused = "the --policy file " + raw.policy + " is inside the writable "
+                                   "root " + root->string() + " (read-only for the command, and "
+                                   "not rewritten while it runs); give --policy-save FILE outside "
+                                   "the writable roots";
+    }
     config.policy_save = raw.policy;
   }
   for (const auto& text : raw.publish) {

@@ -65,6 +65,7 @@ struct Mediation {
   bool mediate = false;  // mode approve
   bool explain_denials = true;
   std::optional<std::string> policy_save;  // where persisting amendments go (--policy-save)
+  std::string policy_save_refused;          // why the --policy file is not saved to, if it is not
   // --publish: bound before the first run, started at "ready" and stopped at the end of each.
   PublishRelay* publish = nullptr;
 };
@@ -169,7 +170,8 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
     if (mediation != nullptr && mediation->mediate && approver == nullptr &&
         mediation->mode == ApprovalsMode::kTty) {
       tty = std::make_unique<TtyApprover>(&loop);
-      tty->SetCanPersist(mediation->policy_save.has_value());  // offers "always" only with a file
+      // Offers "always" only with a file it may save to.
+      tty->SetCanPersist(mediation->policy_save.has_value() && mediation->policy_save_refused.empty());
       if (auto s = tty->Start(); !s) return s.Err();
       approver = tty.get();
     }
@@ -229,10 +231,22 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
       if (mediation->explain_denials) {
         options.explain_denial = [&pump](const std::string& line) { WriteDenialLine(pump.get(), line); };
       }
-      if (mediation->policy_save) {
+      if (mediation->policy_save && mediation->policy_save_refused.empty()) {
         options.persist_rule = [&rpc, path = *mediation->policy_save](
                                    const approvals::Rule& rule, approvals::AmendmentAction how) {
           SaveRule(path, rule, how, rpc.get());
+        };
+      } else if (mediation->policy_save) {
+        // Said to the controller that asked for it, as a failed save: the rule holds for this
+        // session only.
+        options.persist_rule = [&rpc, path = *mediation->policy_save,
+                                why = mediation->policy_save_refused](
+                                   const approvals::Rule& rule, approvals::AmendmentAction how) {
+          spdlog::warn("rule {} not saved, kept for this session only: {}", rule.text, why);
+          if (rpc == nullptr) return;
+          const bool allow = how == approvals::AmendmentAction::kAllow;
+          rpc->Notify("policy/saved", {{"host", rule.text}, {"action", allow ? "allow" : "deny"},
+                                       {"file", path}, {"error", why}});
         };
       }
       mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
@@ -354,6 +368,7 @@ int RunSandbox(const RunConfig& config) {
   mediation.mediate = mediate;
   mediation.explain_denials = config.explain_denials;
   mediation.policy_save = config.policy_save;
+  mediation.policy_save_refused = config.policy_save_refused;
 
   std::unique_ptr<Pipeline> chosen;
   if (spec.pipeline == pipelines::Pipeline::kLegacy) {

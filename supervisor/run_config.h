@@ -38,6 +38,10 @@ struct RunConfig {
   // Where applyNetworkPolicyAmendment decisions with "persist": true are saved: --policy-save,
   // else the --policy file; nullopt: nowhere (such a decision then lasts for the session only).
   std::optional<std::string> policy_save;
+  // Why policy_save (the --policy file, no --policy-save given) is not saved to after all: it
+  // lies inside a writable root. Empty otherwise. A persisting decision then lasts for the
+  // session only, and policy/saved says why.
+  std::string policy_save_refused;
   std::vector<approvals::PublishSpec> publish;  // --publish
 };
 

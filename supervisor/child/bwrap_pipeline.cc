@@ -27,7 +27,7 @@ base::Status BwrapPipeline::Prepare() {
                            "; or use --pipeline legacy (Landlock), which needs no user namespaces"};
   }
 
-  auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd);
+  auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd, spec_.read_only_files);
   if (!protections.Ok()) return protections.Err();
   protections_ = std::move(protections.Value());
   if (auto held = HoldPlaceholders(protections_, placeholders_); !held) return held;

@@ -72,7 +72,7 @@ base::Status LegacyPipeline::Prepare() {
     no_userns_reason = "user namespaces are unavailable here (" + userns.Err().Message() + ")";
   }
 
-  auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd);
+  auto protections = pipelines::FindProtections(spec_.writable_roots, spec_.cwd, spec_.read_only_files);
   if (!protections.Ok()) return protections.Err();
   protections_ = std::move(protections.Value());
   const auto mounts = pipelines::PlanMounts(spec_.writable_roots, protections_);

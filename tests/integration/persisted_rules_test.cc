@@ -116,6 +116,30 @@ TEST_F(PersistedRulesTest, WithoutAFileTheRuleHoldsForTheSessionOnly) {
   }
 }
 
+TEST_F(PersistedRulesTest, APolicyFileInsideAWritableRootIsNotRewrittenAndTheRuleHoldsForTheSession) {
+  if (!CellHasUserNamespaces()) {
+    GTEST_SKIP() << "a writable root needs a mount namespace in this cell (the refusal is "
+                    "PolicyFileEscapeTest's)";
+  }
+  // Rewriting the file would lift its read-only protection in the running sandbox (a rename
+  // detaches the mount), so sandgate says it did not save, and why.
+  const auto policy = dir_ / "policy.json";
+  const std::string original = R"({"network": {"deny": ["10.9.9.9"]}})";
+  WriteFile(policy, original);
+  Controller c({"-w", dir_.Path().string(), "-C", dir_.Path().string(), "--policy",
+                policy.string(), "--network", "approve", "--", ProbeBinary(), "connect-seq", "2",
+                "127.0.0.1", listener_.Port()});
+  c.Answer(c.Next("network/requestApproval"),
+           {{"applyNetworkPolicyAmendment", {{"host", Rule()}, {"action", "allow"}, {"persist", true}}}});
+  json saved = c.Next("policy/saved");
+  ASSERT_FALSE(saved.is_null());
+  EXPECT_EQ(saved["params"]["file"], policy.string());
+  EXPECT_THAT(saved["params"].value("error", ""), HasSubstr("inside the writable root"));
+  EXPECT_EQ(c.NextOutput("stdout")["params"]["data"], "ok=2 err=0\n") << "held for the session";
+  c.Next("sandbox/exited");
+  EXPECT_EQ(ReadFile(policy), original);
+}
+
 TEST_F(PersistedRulesTest, ConcurrentSandgatesOnOneFileKeepEachOthersRules) {
   const auto policy = dir_ / "policy.json";
   WriteFile(policy, R"({"network": {}})");
