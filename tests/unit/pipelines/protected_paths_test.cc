@@ -152,6 +152,37 @@ TEST(ProtectedPathsTest, SymlinkAtProtectedNameIsRefused) {
   EXPECT_THAT(result.Err().Message(), HasSubstr("is a symlink inside writable root"));
 }
 
+TEST(ProtectedPathsTest, AReadOnlyFileInsideAWritableRootIsProtectedAtItsRealPath) {
+  TempDir base;
+  fs::create_directories(base / "root/conf");
+  WriteFile(base / "root/conf/policy.json", "{}");
+  // Reached through a link outside the writable roots (the command cannot re-point it).
+  fs::create_directory_symlink(base / "root/conf", base / "via");
+  auto result = FindProtections({base / "root"}, base / "root", {base / "via/policy.json"});
+  ASSERT_TRUE(result.Ok()) << result.Err().Message();
+  EXPECT_THAT(result.Value(), ::testing::Contains(::testing::Field(
+                                  &Protection::path, base / "root/conf/policy.json")));
+}
+
+TEST(ProtectedPathsTest, AReadOnlyFileOutsideTheWritableRootsNeedsNoMount) {
+  TempDir base;
+  fs::create_directories(base / "root");
+  WriteFile(base / "policy.json", "{}");
+  auto result = FindProtections({base / "root"}, base / "root", {base / "policy.json"});
+  ASSERT_TRUE(result.Ok());
+  for (const auto& p : result.Value()) EXPECT_NE(p.path, base / "policy.json");
+}
+
+TEST(ProtectedPathsTest, AReadOnlyFileBehindALinkInsideAWritableRootIsRefused) {
+  TempDir base;
+  fs::create_directories(base / "root");
+  WriteFile(base / "policy.json", "{}");
+  fs::create_symlink(base / "policy.json", base / "root/link.json");
+  auto result = FindProtections({base / "root"}, base / "root", {base / "root/link.json"});
+  ASSERT_FALSE(result.Ok());
+  EXPECT_THAT(result.Err().Message(), HasSubstr("link.json is a symlink inside writable root"));
+}
+
 TEST(ProtectedPathsTest, DanglingSymlinkAtProtectedNameIsRefused) {
   TempDir root;
   fs::create_symlink("/nonexistent/target", root / ".codex");
