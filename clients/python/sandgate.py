@@ -413,13 +413,16 @@ class _Connection:
                  sandgate: Optional[str] = None, launcher: Sequence[str] = (),
                  cwd: Optional[str] = None, env: Optional[dict] = None,
                  stdin: Any = None, stdout: Any = None, stderr: Any = None,
-                 capture_stderr: bool = False, start_new_session: bool = False):
+                 capture_stderr: bool = False, start_new_session: bool = False,
+                 trace: Optional[Callable[[str, bytes], None]] = None):
         if transport not in ("fd", "stdio"):
             raise ValueError(f"transport must be 'fd' or 'stdio', not {transport!r}")
         if capture_stderr and stderr is not None:
             raise ValueError("give either stderr or capture_stderr")
         self._deliver = deliver
         self._request_type = request_type
+        # Every raw protocol line, ("from_sandgate" | "to_sandgate", line), for logs and checks.
+        self._trace = trace
         self._lock = threading.Lock()          # one writer at a time: lines must not interleave
         self._pending: dict[int, concurrent.futures.Future] = {}
         self._next_id = 1
@@ -466,6 +469,7 @@ class _Connection:
             pass  # the stream broke: the same as its end
         finally:
             self._fail_pending(SessionClosed("sandgate closed the protocol stream"))
+            self._input.close()  # at its end: nothing more will come
             self._reader_done()
 
     def _read_stderr(self) -> None:
@@ -476,6 +480,7 @@ class _Connection:
         except (OSError, ValueError):
             pass
         finally:
+            self.process.stderr.close()
             self._reader_done()
 
     def _reader_done(self) -> None:
@@ -486,6 +491,8 @@ class _Connection:
             self._deliver(_END)
 
     def _handle(self, line: bytes) -> None:
+        if self._trace is not None:
+            self._trace("from_sandgate", line)
         try:
             message = json.loads(line)
         except ValueError:
@@ -551,6 +558,8 @@ class _Connection:
         with self._lock:
             if self._closed:
                 raise SessionClosed("the protocol stream is closed")
+            if self._trace is not None:
+                self._trace("to_sandgate", line)
             try:
                 if self._socket is not None:
                     self._socket.sendall(line)
@@ -596,6 +605,12 @@ class _Connection:
 
     def wait(self, timeout: Optional[float] = None) -> int:
         code = self.process.wait(timeout)
+        with self._lock:  # sandgate is gone: nothing can be written to it any more
+            self._closed = True
+            if self._socket is not None:
+                self._socket.close()  # the reader's file keeps the fd until it is done
+            elif self.process.stdin is not None:
+                self.process.stdin.close()
         # A sandgate killed by a signal reads as the shell would report it.
         return 128 - code if code < 0 else code
 
@@ -631,7 +646,8 @@ class Session:
         setpriv line that runs sandgate as another user.
     cwd, env, stdin, stdout, stderr, start_new_session: as for subprocess.Popen (stdin and
         stdout only in the fd transport); capture_stderr: sandgate's stderr as StderrLine
-        messages.
+        messages; trace: called with ("from_sandgate" or "to_sandgate", raw line) for every
+        protocol line, from the reader thread or the writer (keep it quick).
 
     Leaving a ``with`` block hangs up, which ends a sandbox still running, and waits for it.
     """

@@ -13,6 +13,7 @@ seccomp filter refusing new user namespaces, still as root, then setpriv drops t
 from __future__ import annotations
 
 import hashlib
+import json
 import http.server
 import os
 import pwd
@@ -205,10 +206,52 @@ def options(*extra: str) -> list[str]:
     return chosen + _without_default_roots(list(extra))
 
 
+class ProtocolCheck:
+    """Every line sandgate sends to these tests, checked against docs/protocol.schema.json's
+    fromSandgate (the C++ suite's capture does the same for its controller, tests/schema). The
+    reader thread only records; CellTest fails the test that saw an invalid line."""
+
+    def __init__(self) -> None:
+        import jsonschema  # Debian's python3-jsonschema, as tests/schema uses
+        path = os.path.join(os.environ.get("SANDGATE_SOURCE_DIR", "."), "docs",
+                            "protocol.schema.json")
+        with open(path) as f:
+            schema = json.load(f)
+        self._validator = jsonschema.Draft202012Validator(
+            {"$schema": schema.get("$schema"), "$defs": schema["$defs"],
+             "$ref": "#/$defs/fromSandgate"})
+        self._lock = threading.Lock()
+        self.checked = 0
+        self.invalid: list[str] = []
+
+    def __call__(self, direction: str, line: bytes) -> None:
+        if direction != "from_sandgate":
+            return  # the tests' own lines include deliberately bad ones
+        try:
+            message = json.loads(line)
+            errors = [e.message for e in self._validator.iter_errors(message)]
+        except ValueError as e:
+            errors = [f"not JSON: {e}"]
+        with self._lock:
+            self.checked += 1
+            if errors:
+                self.invalid.append(f"{line.decode('utf-8', 'replace').strip()}: {errors[0]}")
+
+    def take_invalid(self) -> list[str]:
+        with self._lock:
+            invalid, self.invalid = self.invalid, []
+        return invalid
+
+
+PROTOCOL_CHECK = ProtocolCheck()
+
+
 def session_options(**overrides) -> dict:
     """Keyword arguments for sandgate.Session / AsyncSession in this cell. sandgate runs in /tmp
-    (every account may), as in the C++ suite."""
-    chosen = dict(sandgate=sandgate_binary(), launcher=launcher(), cwd="/tmp")
+    (every account may), as in the C++ suite; every line sandgate sends is checked against the
+    protocol schema (PROTOCOL_CHECK)."""
+    chosen = dict(sandgate=sandgate_binary(), launcher=launcher(), cwd="/tmp",
+                  trace=PROTOCOL_CHECK)
     chosen.update(overrides)
     chosen["options"] = options(*overrides.get("options", ()))
     return chosen
@@ -230,9 +273,16 @@ class CellTest(unittest.TestCase):
         why = skip_reason()
         if why:
             self.skipTest(why)
+        PROTOCOL_CHECK.take_invalid()  # a line of an earlier test is that test's
+        self.addCleanup(self._no_invalid_protocol_lines)
         self.tmp = tempfile.mkdtemp(prefix="sandgate-py-", dir="/tmp")
         os.chmod(self.tmp, 0o755)
         self.addCleanup(shutil.rmtree, self.tmp, True)
+
+
+    def _no_invalid_protocol_lines(self) -> None:
+        invalid = PROTOCOL_CHECK.take_invalid()
+        self.assertEqual(invalid, [], "sandgate sent lines the protocol schema rejects")
 
 
 # ---- host peers ---------------------------------------------------------------------------

@@ -307,6 +307,19 @@ class LibraryTest(cell.CellTest):
         lines = [m.text for m in seen.of(sandgate.StderrLine)]
         self.assertTrue(any(line.startswith("sandgate") and "*" in line for line in lines), lines)
 
+    def test_every_line_from_sandgate_is_checked_against_the_protocol_schema(self):
+        # Not vacuous: a session's lines are counted, and a line the schema rejects is caught.
+        before = cell.PROTOCOL_CHECK.checked
+        status, seen = self.run_session(curl(self.server.url("/checked")),
+                                        lambda request: sandgate.Decision.accept())
+        self.assertEqual(status, 0)
+        self.assertGreaterEqual(cell.PROTOCOL_CHECK.checked - before, 4)  # started, request, ...
+        check = cell.ProtocolCheck()
+        check("from_sandgate", b'{"jsonrpc":"2.0","method":"sandbox/exited","params":{}}\n')
+        check("from_sandgate", b'{"jsonrpc":"2.0","method":"sandbox/started","params":{"pid":1,'
+                               b'"network":"approve","pipeline":"bwrap","protocolVersion":1}}\n')
+        self.assertEqual(len(check.take_invalid()), 1)
+
     def test_a_second_answer_is_refused(self):
         def decide(request):
             request.accept()
