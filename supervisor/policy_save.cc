@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <variant>
@@ -65,19 +67,6 @@ base::Result<Target> SplitPath(const std::string& given, const std::string& real
   return target;
 }
 
-base::Result<std::string> ReadLink(const std::string& path) {
-  std::string buffer(256, '\0');
-  while (true) {
-    const ssize_t n = ::readlink(path.c_str(), buffer.data(), buffer.size());
-    if (n < 0) return base::ErrnoError("readlink(" + path + ")");
-    if (static_cast<std::size_t>(n) < buffer.size()) {
-      buffer.resize(static_cast<std::size_t>(n));
-      return buffer;
-    }
-    buffer.resize(buffer.size() * 2);
-  }
-}
-
 // Follows symlinks in the last component only: the directories on the way are the kernel's to
 // resolve, and the one the file is in is pinned by an fd from then on.
 base::Result<Target> ResolveTarget(const std::string& path) {
@@ -89,14 +78,15 @@ base::Result<Target> ResolveTarget(const std::string& path) {
       return base::ErrnoError("lstat(" + current + ")");
     }
     if (!S_ISLNK(st.st_mode)) return SplitPath(path, current);
-    auto link = ReadLink(current);
-    if (!link) return link.Err();
-    if (link->empty()) return base::Error{ENOENT, "readlink(" + current + ")"};
-    if (link->front() == '/') {
-      current = std::move(*link);
+    std::error_code ec;
+    const std::string link = std::filesystem::read_symlink(current, ec).native();
+    if (ec) return base::Error{ec.value(), "readlink(" + current + ")"};
+    if (link.empty()) return base::Error{ENOENT, "readlink(" + current + ")"};
+    if (link.front() == '/') {
+      current = link;
     } else {
       const std::size_t slash = current.rfind('/');
-      current = slash == std::string::npos ? *link : current.substr(0, slash + 1) + *link;
+      current = slash == std::string::npos ? link : current.substr(0, slash + 1) + link;
     }
   }
   return base::Error{ELOOP, "following the symlinks at " + path};
