@@ -159,9 +159,10 @@ pipelines::Pipeline PipelineFrom(const RawOptions& raw, bool legacy_subcommand) 
   return legacy_subcommand ? pipelines::Pipeline::kLegacy : pipeline;
 }
 
-std::string ReadPolicyText(const std::string& path) {
+// `flag`: the option that named the file, for the message.
+std::string ReadPolicyText(const std::string& flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError{"--policy " + path + ": cannot read it"};
+  if (!in) throw UsageError{flag + " " + path + ": cannot read it"};
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
@@ -170,7 +171,7 @@ std::string ReadPolicyText(const std::string& path) {
 // Folds the policy file into the options: its lists come first, the command line's are added;
 // a mode or read-only setting on the command line wins over the file's.
 void MergePolicyFile(const std::string& path, RawOptions& merged) {
-  auto parsed = ParsePolicyFile(path, ReadPolicyText(path));
+  auto parsed = ParsePolicyFile(path, ReadPolicyText("--policy", path));
   if (auto* error = std::get_if<PolicyFileError>(&parsed)) throw UsageError{error->message};
   const auto& policy = std::get<PolicyFile>(parsed);
   auto prepend = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
@@ -299,11 +300,7 @@ RunConfig ToRunConfig(const RawOptions& raw, bool legacy_subcommand) {
     // (and left as it is). A missing one is made by the first decision saved.
     std::error_code ec;
     if (fs::exists(raw.policy_save, ec)) {
-      std::ifstream in(raw.policy_save, std::ios::binary);
-      if (!in) throw UsageError{"--policy-save " + raw.policy_save + ": cannot read it"};
-      std::ostringstream text;
-      text << in.rdbuf();
-      auto parsed = ParsePolicyFile(raw.policy_save, text.str());
+      auto parsed = ParsePolicyFile(raw.policy_save, ReadPolicyText("--policy-save", raw.policy_save));
       if (auto* error = std::get_if<PolicyFileError>(&parsed)) {
         throw UsageError{"--policy-save " + error->message};
       }
