@@ -86,14 +86,19 @@ void WriteDenialLine(OutputPump* pump, const std::string& line) {
 
 // A persisting amendment: saved for later runs, and the controller told whether it was (the
 // rule holds for this session either way).
-void SaveRule(const std::string& path, const approvals::Rule& rule,
+// `refused`: why `path` may not be saved to this run (see RunConfig::policy_save_refused); then
+// nothing is written and the controller hears it as a failed save.
+void SaveRule(const std::string& path, const std::string& refused, const approvals::Rule& rule,
               approvals::AmendmentAction action, JsonRpcApprover* rpc) {
   const bool allow = action == approvals::AmendmentAction::kAllow;
   nlohmann::json params = {{"host", rule.text}, {"action", allow ? "allow" : "deny"}, {"file", path}};
-  if (auto saved = SavePolicyRule(path, rule.text, action); !saved) {
-    spdlog::warn("rule {} not saved, kept for this session only: {}", rule.text,
-                 saved.Err().Message());
-    params["error"] = saved.Err().Message();
+  std::string error = refused;
+  if (error.empty()) {
+    if (auto saved = SavePolicyRule(path, rule.text, action); !saved) error = saved.Err().Message();
+  }
+  if (!error.empty()) {
+    spdlog::warn("rule {} not saved, kept for this session only: {}", rule.text, error);
+    params["error"] = error;
   }
   if (rpc != nullptr) rpc->Notify("policy/saved", params);
 }
@@ -231,22 +236,11 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
       if (mediation->explain_denials) {
         options.explain_denial = [&pump](const std::string& line) { WriteDenialLine(pump.get(), line); };
       }
-      if (mediation->policy_save && mediation->policy_save_refused.empty()) {
-        options.persist_rule = [&rpc, path = *mediation->policy_save](
-                                   const approvals::Rule& rule, approvals::AmendmentAction how) {
-          SaveRule(path, rule, how, rpc.get());
-        };
-      } else if (mediation->policy_save) {
-        // Said to the controller that asked for it, as a failed save: the rule holds for this
-        // session only.
+      if (mediation->policy_save) {
         options.persist_rule = [&rpc, path = *mediation->policy_save,
-                                why = mediation->policy_save_refused](
+                                refused = mediation->policy_save_refused](
                                    const approvals::Rule& rule, approvals::AmendmentAction how) {
-          spdlog::warn("rule {} not saved, kept for this session only: {}", rule.text, why);
-          if (rpc == nullptr) return;
-          const bool allow = how == approvals::AmendmentAction::kAllow;
-          rpc->Notify("policy/saved", {{"host", rule.text}, {"action", allow ? "allow" : "deny"},
-                                       {"file", path}, {"error", why}});
+          SaveRule(path, refused, rule, how, rpc.get());
         };
       }
       mediator = std::make_unique<Mediator>(&loop, *mediation->engine, *approver, mediation->audit,
