@@ -4,6 +4,8 @@
 // Each accepted attempt is a host connect and an fd installed in the command. Reported:
 //   - decisions/s from the first request to the last network/decision notification,
 //   - the same for the whole run including sandbox start and exit,
+//   - how long each approval took from its request to its decision (matched by approvalId),
+//     median and maximum: a burst must not make the first answers wait for the last requests,
 //   - sandgate's peak RSS (its own debug line).
 // The baseline in the same run: the same N threads connecting outside any sandbox (what the
 // connects alone cost on this machine).
@@ -14,10 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -110,6 +114,8 @@ int main(int argc, char** argv) {
   // The controller: answer every request at once; count the decisions it is told about.
   int requests = 0, decisions = 0, bad = 0;
   Clock::time_point first_request{}, last_decision{};
+  std::map<std::string, Clock::time_point> asked_at;  // by approvalId
+  std::vector<double> latencies;                      // request to decision, seconds
   std::string buffer;
   char chunk[65536];
   for (;;) {
@@ -129,6 +135,7 @@ int main(int argc, char** argv) {
       const std::string method = message["method"];
       if (method == "network/requestApproval") {
         if (requests++ == 0) first_request = Clock::now();
+        asked_at[message["params"].value("approvalId", "")] = Clock::now();
         nlohmann::json answer = {{"jsonrpc", "2.0"},
                                  {"id", message["id"]},
                                  {"result", {{"decision", "accept"}}}};
@@ -137,6 +144,8 @@ int main(int argc, char** argv) {
       } else if (method == "network/decision") {
         ++decisions;
         last_decision = Clock::now();
+        auto asked = asked_at.find(message["params"].value("approvalId", ""));
+        if (asked != asked_at.end()) latencies.push_back(Seconds(asked->second, last_decision));
       }
     }
     buffer.erase(0, start);
@@ -158,7 +167,9 @@ int main(int argc, char** argv) {
   unlink(log_path);
 
   const bool ok = out.rfind("ok=" + threads + " err=0", 0) == 0 && requests == n &&
-                  decisions == n && bad == 0 && !rss.empty();
+                  decisions == n && bad == 0 && !rss.empty() &&
+                  latencies.size() == static_cast<std::size_t>(n);
+  std::sort(latencies.begin(), latencies.end());
   const double answered = requests > 0 ? Seconds(first_request, last_decision) : 0;
   std::printf("%d approvals answered by a C++ controller: command says %s", n,
               out.empty() ? "nothing\n" : out.c_str());
@@ -166,6 +177,10 @@ int main(int argc, char** argv) {
               "decisions/s (goal >= 10000); whole run %.3f s\n",
               requests, decisions, answered, answered > 0 ? decisions / answered : 0.0,
               run_seconds);
+  if (!latencies.empty()) {
+    std::printf("request to decision: median %.2f ms, max %.2f ms\n",
+                1e3 * latencies[latencies.size() / 2], 1e3 * latencies.back());
+  }
   std::printf("baseline: the same %d connects outside a sandbox %.3f s (%s)\n", n, bare_seconds,
               bare_out.substr(0, bare_out.find('\n')).c_str());
   std::printf("%s", rss.c_str());  // goal: <= 32 MiB

@@ -415,7 +415,11 @@ int RunSandbox(const RunConfig& config) {
   }
   const int status = ExitCodeFromWaitStatus(child.exit_code, child.term_signal);
   rusage usage{};
-  if (::getrusage(RUSAGE_SELF, &usage) == 0) spdlog::debug("supervisor peak RSS: {} KiB", usage.ru_maxrss);
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+    const auto micros = [](const timeval& t) { return t.tv_sec * 1000000L + t.tv_usec; };
+    spdlog::debug("supervisor peak RSS: {} KiB; CPU time: {} µs user, {} µs system",
+                  usage.ru_maxrss, micros(usage.ru_utime), micros(usage.ru_stime));
+  }
   if (replay != nullptr) {
     // One line of JSON on stderr; a script that did not play out exactly fails the run unless
     // the command itself already did.
