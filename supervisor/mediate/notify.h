@@ -63,6 +63,7 @@ class NotifyListener {
                                        bool cloexec) noexcept;
 
  private:
+  static constexpr int kReceivedPerWakeUp = 16;
   void OnReadable() noexcept;
   bool Send(std::uint64_t id, std::int64_t value, int error, std::uint32_t flags) noexcept;
 
