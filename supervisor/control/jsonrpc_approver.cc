@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,7 +40,7 @@ constexpr std::size_t kMaxRawLineBytes = approvals::kMaxLineBytes + 1;
 // process ignores it. Keep it blocked in this thread for the write and swallow the one we caused,
 // so the error arrives as EPIPE whatever the process-wide disposition is. (Sockets use
 // MSG_NOSIGNAL instead.)
-ssize_t WriteWithoutSigpipe(int fd, const char* data, std::size_t size) noexcept {
+ssize_t WriteWithoutSigpipe(int fd, const iovec* parts, int count) noexcept {
   sigset_t sigpipe;
   sigemptyset(&sigpipe);
   sigaddset(&sigpipe, SIGPIPE);
@@ -49,7 +50,7 @@ ssize_t WriteWithoutSigpipe(int fd, const char* data, std::size_t size) noexcept
   const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   sigset_t old;
   pthread_sigmask(SIG_BLOCK, &sigpipe, &old);
-  const ssize_t n = ::write(fd, data, size);
+  const ssize_t n = ::writev(fd, parts, count);
   const int saved = errno;
   if (n < 0 && saved == EPIPE && !was_pending) {
     const timespec zero{};
@@ -143,6 +144,13 @@ base::Status JsonRpcApprover::Start() {
     return base::Error{-rc, "uv_poll_init(output fd=" + std::to_string(output_.Get()) + ")"};
   }
 
+  flush_prepare_ = UvHandle<uv_prepare_t>::Create();
+  if (const int rc = uv_prepare_init(loop_, flush_prepare_->Get()); rc != 0) {
+    CloseHandle(flush_prepare_);
+    return base::Error{-rc, "uv_prepare_init"};
+  }
+  flush_prepare_->Bind(this);
+
   // Input.
   input_flags_ = SetNonBlocking(input_.Get());
   input_poll_ = UvHandle<uv_poll_t>::Create();
@@ -181,7 +189,7 @@ base::Status JsonRpcApprover::Start() {
   // Anything sent before Start.
   if (!queue_.empty()) {
     if (output_pollable_) {
-      StartOutputPoll();
+      ScheduleFlush();
     } else {
       OnWritable();
     }
@@ -246,6 +254,11 @@ void JsonRpcApprover::Close() noexcept {
   CloseHandle(output_poll_);
   output_poll_active_ = false;
   CloseHandle(hangup_timer_);
+  // What was sent but not yet written gets one try without waiting, as each message used to
+  // get when it was sent.
+  if (started_ && !output_failed_ && output_.Valid() && !queue_.empty()) (void)WriteQueued();
+  CloseHandle(flush_prepare_);
+  flush_scheduled_ = false;
   RestoreFlags(output_, output_flags_);
   output_.Reset();
   queue_.clear();
@@ -481,16 +494,13 @@ void JsonRpcApprover::Send(std::string line, Priority priority) noexcept {
   try {
     line.push_back('\n');
     if (queue_.empty() && started_) {
-      const std::ptrdiff_t written = WriteSome(line);
-      if (written < 0) return;  // failed, reported
-      const auto done = static_cast<std::size_t>(written);
-      if (done == line.size()) return;
-      // The fd is full: keep the rest, in order, for when it is writable.
-      front_written_ = done;
-      queued_bytes_ += line.size() - done;
+      // Written just before the loop next waits, together with whatever else this iteration
+      // sends: one write for a burst of requests and decisions instead of one per line. A
+      // regular file (a transcript) never blocks and has no poll: written at once.
+      queued_bytes_ += line.size();
       queue_.push_back({std::move(line), priority});
-      StartOutputPoll();
-      return;
+      if (output_pollable_) return ScheduleFlush();
+      return OnWritable();
     }
     // Over the cap: new process/output is dropped (what was queued stays a contiguous run);
     // anything else first makes room by dropping queued process/output.
@@ -549,38 +559,73 @@ void JsonRpcApprover::StartOutputPoll() noexcept {
   output_poll_active_ = true;
 }
 
-std::ptrdiff_t JsonRpcApprover::WriteSome(std::string_view bytes) noexcept {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const char* data = bytes.data() + done;
-    const std::size_t size = bytes.size() - done;
-    const ssize_t n = output_is_socket_ ? ::send(output_.Get(), data, size, MSG_NOSIGNAL)
-                                        : WriteWithoutSigpipe(output_.Get(), data, size);
-    if (n > 0) {
-      done += static_cast<std::size_t>(n);
-      continue;
+void JsonRpcApprover::ScheduleFlush() noexcept {
+  if (flush_scheduled_ || output_poll_active_ || flush_prepare_ == nullptr) return;
+  const int rc = uv_prepare_start(flush_prepare_->Get(), [](uv_prepare_t* h) noexcept {
+    auto* self = static_cast<JsonRpcApprover*>(UvHandle<uv_prepare_t>::From(h)->Owner());
+    uv_prepare_stop(h);
+    self->flush_scheduled_ = false;
+    self->OnWritable();
+  });
+  if (rc != 0) return OnOutputFailed(-rc);
+  flush_scheduled_ = true;
+}
+
+std::ptrdiff_t JsonRpcApprover::WriteQueued() noexcept {
+  constexpr int kMaxParts = 64;
+  iovec parts[kMaxParts];
+  int count = 0;
+  std::size_t offset = front_written_;
+  for (const Outgoing& entry : queue_) {
+    if (count == kMaxParts) break;
+    parts[count].iov_base = const_cast<char*>(entry.bytes.data() + offset);
+    parts[count].iov_len = entry.bytes.size() - offset;
+    ++count;
+    offset = 0;
+  }
+  for (;;) {
+    ssize_t n;
+    if (output_is_socket_) {
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = static_cast<std::size_t>(count);
+      n = ::sendmsg(output_.Get(), &message, MSG_NOSIGNAL);
+    } else {
+      n = WriteWithoutSigpipe(output_.Get(), parts, count);
     }
+    if (n > 0) return static_cast<std::ptrdiff_t>(n);
     const int error = n < 0 ? errno : EIO;
     if (error == EINTR) continue;
-    if ((error == EAGAIN || error == EWOULDBLOCK) && output_pollable_) break;
-    spdlog::warn("write(controller output fd={}, {} bytes): {}", output_.Get(), size,
-                 std::strerror(error));
+    if ((error == EAGAIN || error == EWOULDBLOCK) && output_pollable_) return 0;
+    spdlog::warn("write(controller output fd={}, {} bytes queued): {}", output_.Get(),
+                 queued_bytes_, std::strerror(error));
     OnOutputFailed(error);
     return -1;
   }
-  return static_cast<std::ptrdiff_t>(done);
 }
 
 void JsonRpcApprover::OnWritable() noexcept {
   while (!queue_.empty()) {
-    Outgoing& front = queue_.front();
-    const std::ptrdiff_t written = WriteSome(std::string_view(front.bytes).substr(front_written_));
+    const std::ptrdiff_t written = WriteQueued();
     if (written < 0) return;
-    front_written_ += static_cast<std::size_t>(written);
-    queued_bytes_ -= static_cast<std::size_t>(written);
-    if (front_written_ < front.bytes.size()) return;  // full again: wait for the next event
-    queue_.pop_front();
-    front_written_ = 0;
+    if (written == 0) {
+      StartOutputPoll();  // full: wait until the controller reads
+      return;
+    }
+    // Drop what went out: whole lines, then part of the next.
+    auto left = static_cast<std::size_t>(written);
+    queued_bytes_ -= left;
+    while (left > 0) {
+      Outgoing& front = queue_.front();
+      const std::size_t rest = front.bytes.size() - front_written_;
+      if (left < rest) {
+        front_written_ += left;
+        break;
+      }
+      left -= rest;
+      queue_.pop_front();
+      front_written_ = 0;
+    }
   }
   if (output_poll_active_) {
     uv_poll_stop(output_poll_->Get());

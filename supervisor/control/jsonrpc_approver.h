@@ -122,8 +122,11 @@ class JsonRpcApprover final : public Approver {
   void SendResult(const nlohmann::json* id, nlohmann::json result) noexcept;
   void SendError(const nlohmann::json* id, int code, std::string_view detail) noexcept;
   bool MakeRoom(std::size_t incoming) noexcept;
-  // Writes as much as the fd takes now: bytes written, or -1 after a failure (reported).
-  std::ptrdiff_t WriteSome(std::string_view bytes) noexcept;
+  // Writes the queue (in one gathering write) just before the loop next waits.
+  void ScheduleFlush() noexcept;
+  // Writes as much of the queue as the fd takes now, without removing it: bytes written (0:
+  // the fd is full), or -1 after a failure (reported).
+  std::ptrdiff_t WriteQueued() noexcept;
   void StartOutputPoll() noexcept;
   void OnWritable() noexcept;
   void OnOutputFailed(int error) noexcept;
@@ -150,6 +153,8 @@ class JsonRpcApprover final : public Approver {
   UvHandle<uv_poll_t>* output_poll_ = nullptr;
   UvHandle<uv_timer_t>* hangup_timer_ = nullptr;
   bool output_poll_active_ = false;
+  UvHandle<uv_prepare_t>* flush_prepare_ = nullptr;
+  bool flush_scheduled_ = false;
 
   std::vector<char> read_buffer_;
   std::string line_;         // the line being assembled (at most one line's limit)
