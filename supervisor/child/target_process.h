@@ -8,15 +8,25 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 
 namespace sandgate::supervisor {
 
 // The process (thread group) a seccomp notification's thread belongs to. Notifications carry a
 // thread id; fd tables, memory and pidfd_open work per process. Read from /proc/TID/status.
 [[nodiscard]] std::optional<pid_t> ThreadGroupOf(pid_t tid);
+// The process's /proc directory (O_PATH), opened while `pidfd`'s process still runs, so that it
+// can never be another process that took the pid later; invalid if it could not be. The
+// functions below take it as `proc_dir`, or -1 to go by /proc/PID.
+[[nodiscard]] base::UniqueFd OpenProcDir(pid_t pid, int pidfd);
+
 // Is `tid` a thread of process `tgid` (/proc/TGID/task/TID exists)? A lookup, where
 // ThreadGroupOf has the kernel print a whole status file: for the processes already known.
-[[nodiscard]] bool IsThreadOf(pid_t tgid, pid_t tid);
+[[nodiscard]] bool IsThreadOf(pid_t tgid, int proc_dir, pid_t tid);
+
+// FD_CLOEXEC of the process's fd `fd` (/proc/PID/fdinfo/FD): fd flags are per fd, so a copy
+// of the file cannot tell. False when it cannot be read.
+[[nodiscard]] bool FdCloexec(pid_t pid, int proc_dir, int fd);
 
 // Has the process behind `pidfd` not exited yet? One poll(2) with no wait. While it runs, no
 // other task can have its pid, so a notification from that thread id comes from its leader.
@@ -41,8 +51,8 @@ struct ProcessContext {
   std::vector<std::string> argv;
   std::string cwd;
 };
-[[nodiscard]] ProcessContext ReadProcessContext(pid_t pid);
+[[nodiscard]] ProcessContext ReadProcessContext(pid_t pid, int proc_dir = -1);
 // Just the executable (one readlink), for audit lines.
-[[nodiscard]] std::string ReadProcessExe(pid_t pid);
+[[nodiscard]] std::string ReadProcessExe(pid_t pid, int proc_dir = -1);
 
 }  // namespace sandgate::supervisor

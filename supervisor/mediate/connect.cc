@@ -26,35 +26,6 @@ using approvals::Decision;
 using approvals::DecisionSource;
 using Clock = std::chrono::steady_clock;
 
-// FD_CLOEXEC of the command's fd (fd flags are per fd, so our copy cannot tell).
-// Read with plain open/read into a stack buffer: this runs on every installed socket.
-bool TargetFdCloexec(pid_t pid, int fd) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", static_cast<int>(pid), fd);
-  base::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!file) return false;
-  // "pos:\t0\nflags:\t02000002\n...": the flags come second, well within the buffer.
-  char text[256];
-  ssize_t n;
-  do {
-    n = ::read(file.Get(), text, sizeof text - 1);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) return false;
-  text[n] = '\0';
-  constexpr std::string_view kKey = "\nflags:";
-  const std::string_view content(text, static_cast<std::size_t>(n));
-  auto at = content.find(kKey);
-  if (at == std::string_view::npos) return false;
-  unsigned long flags = 0;
-  for (std::size_t i = at + kKey.size(); i < content.size(); ++i) {
-    const char c = content[i];
-    if (c == ' ' || c == '\t') continue;
-    if (c < '0' || c > '7') break;
-    flags = flags * 8 + static_cast<unsigned long>(c - '0');
-  }
-  return (flags & O_CLOEXEC) != 0;
-}
-
 }  // namespace
 
 void Mediator::HandleConnect(const Notification& n, pid_t tgid) noexcept {
@@ -184,11 +155,11 @@ void Mediator::Answer(const Request& request, std::int64_t result, int socket) n
 
 Mediator::Placed Mediator::Place(const Request& request, const base::UniqueFd& socket) noexcept {
   // sandgate makes every socket non-blocking for its own loop; the command gets the mode it had.
-  if (!request.shape.nonblocking) {
-    ::fcntl(socket.Get(), F_SETFL, ::fcntl(socket.Get(), F_GETFL) & ~O_NONBLOCK);
-  }
+  // Every socket placed here is sandgate's own, made with no status flag but O_NONBLOCK, so
+  // clearing them all needs no F_GETFL first.
+  if (!request.shape.nonblocking) ::fcntl(socket.Get(), F_SETFL, 0);
   const auto id = request.notification.id;
-  bool cloexec = TargetFdCloexec(request.pid, request.fd);
+  bool cloexec = FdCloexec(request.pid, ProcDirOf(request.pid), request.fd);
   if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
     // ENOENT: the caller was interrupted or is gone (then nobody reads this answer).
     spdlog::debug("{}", installed.Err().Message());

@@ -167,9 +167,14 @@ std::optional<pid_t> Mediator::KnownThreadGroupOf(pid_t tid) const noexcept {
   constexpr std::size_t kTried = 8;
   if (processes_.size() > kTried) return std::nullopt;
   for (const auto& [tgid, process] : processes_) {
-    if (IsThreadOf(tgid, tid)) return tgid;
+    if (IsThreadOf(tgid, process->proc_dir.Get(), tid)) return tgid;
   }
   return std::nullopt;
+}
+
+int Mediator::ProcDirOf(pid_t tgid) const noexcept {
+  auto it = processes_.find(tgid);
+  return it == processes_.end() ? -1 : it->second->proc_dir.Get();
 }
 
 Mediator::Process* Mediator::ProcessFor(pid_t tgid) noexcept {
@@ -178,6 +183,7 @@ Mediator::Process* Mediator::ProcessFor(pid_t tgid) noexcept {
   auto process = std::make_unique<Process>();
   process->pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
   if (!process->pidfd) return nullptr;
+  process->proc_dir = OpenProcDir(tgid, process->pidfd.Get());
   // One pidfd per process, kept while it lives: it is how we copy its sockets, and it becomes
   // readable when the process exits, which cancels its pending requests.
   process->exit_poll = UvHandle<uv_poll_t>::Create();
@@ -299,7 +305,7 @@ void Mediator::Mediate(std::unique_ptr<Request> request) noexcept {
       // A DNS query arrives on a socket, not from a process sandgate can name cheaply.
       prompt.reason = "dns_query";
     } else {
-      auto context = ReadProcessContext(request->pid);
+      auto context = ReadProcessContext(request->pid, ProcDirOf(request->pid));
       prompt.process = {context.pid, context.exe, context.argv, context.cwd};
     }
     prompt.destination = request->destination;
@@ -535,7 +541,7 @@ void Mediator::Record(const Request& request, Decision decision, DecisionSource 
       approvals::AuditEntry entry;
       entry.time = std::chrono::system_clock::now();
       entry.pid = request.pid;
-      if (request.pid > 0) entry.exe = ReadProcessExe(request.pid);
+      if (request.pid > 0) entry.exe = ReadProcessExe(request.pid, ProcDirOf(request.pid));
       if (proxy) entry.proxy = proxy->Redacted();
       entry.destination = request.destination;
       entry.decision = decision;

@@ -118,6 +118,8 @@ class Mediator {
   void CheckName(const NameQuestion& question, std::function<void(NameVerdict)> done) noexcept;
 
   Process* ProcessFor(pid_t tgid) noexcept;
+  // The known process's /proc directory, or -1 (unknown, or not opened): for target_process.h.
+  [[nodiscard]] int ProcDirOf(pid_t tgid) const noexcept;
   // The process among those known that thread `tid` belongs to, without reading its status.
   [[nodiscard]] std::optional<pid_t> KnownThreadGroupOf(pid_t tid) const noexcept;
   void OnProcessExited(pid_t tgid) noexcept;

@@ -28,6 +28,7 @@ struct Mediator::ExitWatch {
 
 struct Mediator::Process {
   base::UniqueFd pidfd;
+  base::UniqueFd proc_dir;  // its /proc/PID (OpenProcDir); invalid when it could not be opened
   UvHandle<uv_poll_t>* exit_poll = nullptr;
 };
 

@@ -20,14 +20,18 @@
 namespace sandgate::supervisor {
 namespace {
 
+// Each is one getsockopt per connect, so only where the option means something for the
+// socket's type: SO_BROADCAST only for datagrams, keep-alive and TCP_NODELAY only for streams.
 struct CopiedOption {
   int level;
   int name;
   int domain;  // 0: any
+  int type;    // 0: any
 };
 constexpr CopiedOption kCopiedOptions[] = {
-    {SOL_SOCKET, SO_KEEPALIVE, 0}, {SOL_SOCKET, SO_REUSEADDR, 0}, {SOL_SOCKET, SO_BROADCAST, 0},
-    {IPPROTO_TCP, TCP_NODELAY, 0}, {IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6},
+    {SOL_SOCKET, SO_KEEPALIVE, 0, SOCK_STREAM},  {SOL_SOCKET, SO_REUSEADDR, 0, 0},
+    {SOL_SOCKET, SO_BROADCAST, 0, SOCK_DGRAM},   {IPPROTO_TCP, TCP_NODELAY, 0, SOCK_STREAM},
+    {IPPROTO_IPV6, IPV6_V6ONLY, AF_INET6, 0},
 };
 
 int GetInt(int fd, int level, int name, int* value) {
@@ -44,6 +48,10 @@ bool ConnectFinished(int socket, int* error) {
     rc = ::poll(&p, 1, 0);
   } while (rc < 0 && errno == EINTR);
   if (rc <= 0) return false;
+  if (p.revents == POLLOUT) {  // connected; only an error or a hang-up needs SO_ERROR's reason
+    *error = 0;
+    return true;
+  }
   socklen_t len = sizeof *error;
   if (::getsockopt(socket, SOL_SOCKET, SO_ERROR, error, &len) != 0) *error = errno;
   return true;
@@ -117,12 +125,13 @@ base::Result<base::UniqueFd> OpenHostSocket(const SocketShape& shape, int model)
   if (!fd) return base::ErrnoError("socket(host)");
   for (const auto& option : kCopiedOptions) {
     if (option.domain != 0 && option.domain != shape.domain) continue;
-    if (option.level == IPPROTO_TCP && shape.type != SOCK_STREAM) continue;
+    if (option.type != 0 && option.type != shape.type) continue;
     int value = 0;
     if (GetInt(model, option.level, option.name, &value) == 0 && value != 0) {
       ::setsockopt(fd.Get(), option.level, option.name, &value, sizeof value);
     }
   }
+  if (shape.type != SOCK_STREAM) return fd;  // lingering on close is about unsent stream data
   linger lin{};
   socklen_t len = sizeof lin;
   if (::getsockopt(model, SOL_SOCKET, SO_LINGER, &lin, &len) == 0 && lin.l_onoff != 0) {
