@@ -688,6 +688,61 @@ TEST_F(JsonRpcApproverTest, ControllerThatStopsReadingAPipeIsAHangUpNotASigpipe)
   ASSERT_EQ(::sigaction(SIGPIPE, &old, nullptr), 0);
 }
 
+// What one loop iteration sends goes out together, just before the loop waits, in the order
+// it was sent: many messages, one write.
+TEST_F(JsonRpcApproverTest, WhatAnIterationSendsArrivesTogetherAndInOrder) {
+  for (bool pipes : {false, true}) {
+    SCOPED_TRACE(pipes ? "pipes" : "socketpair");
+    if (pipes) {
+      StartOnPipes();
+    } else {
+      StartOnSocketpair();
+    }
+    inbox_.clear();
+    for (int i = 0; i < 100; ++i) approver_->Notify("test/burst", {{"n", i}});
+    Drain();
+    EXPECT_TRUE(inbox_.empty()) << "written before the loop ran";
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    Drain();
+    for (int i = 0; i < 100; ++i) {
+      const auto newline = inbox_.find('\n');
+      ASSERT_NE(newline, std::string::npos) << "line " << i << " missing";
+      EXPECT_EQ(json::parse(inbox_.substr(0, newline))["params"]["n"], i);
+      inbox_.erase(0, newline + 1);
+    }
+    EXPECT_TRUE(inbox_.empty());
+    approver_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+}
+
+// More than the peer's buffer holds: written as it reads, whole lines, nothing lost or doubled.
+TEST_F(JsonRpcApproverTest, ABurstLargerThanTheBufferArrivesWhole) {
+  StartOnSocketpair();
+  const std::string padding(1000, 'x');
+  constexpr int kMessages = 3000;  // about 3 MB
+  for (int i = 0; i < kMessages; ++i) approver_->Notify("test/burst", {{"n", i}, {"pad", padding}});
+  for (int i = 0; i < kMessages; ++i) {
+    auto message = Next();
+    ASSERT_TRUE(message.has_value()) << "message " << i << " missing";
+    ASSERT_EQ((*message)["params"]["n"], i);
+  }
+  EXPECT_TRUE(Quiet());
+}
+
+// Close gives what was sent and not yet written one try without waiting, as a write at Send
+// time used to: the last notifications before a close are not lost.
+TEST_F(JsonRpcApproverTest, CloseWritesWhatWasSentBeforeIt) {
+  StartOnSocketpair();
+  approver_->Notify("test/last", {{"n", 1}});
+  approver_->Notify("test/last", {{"n", 2}});
+  approver_->Close();
+  Drain();
+  EXPECT_EQ(inbox_,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"test/last\",\"params\":{\"n\":1}}\n"
+            "{\"jsonrpc\":\"2.0\",\"method\":\"test/last\",\"params\":{\"n\":2}}\n");
+}
+
 TEST_F(JsonRpcApproverTest, RegularFilesWorkToo) {
   // Replayed input from a file and output to a file: epoll refuses both, so the approver reads
   // and writes them directly.
