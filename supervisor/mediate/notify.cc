@@ -65,7 +65,7 @@ void NotifyListener::OnReadable() noexcept {
   // one loop iteration; but not all that are ready: the loop goes round between batches, so
   // answers to the first (a controller's, a proxy's) are carried out while a storm of attempts
   // is still being received, rather than after it (the fd is level-triggered and reports again).
-  for (int received = 0; received < kReceivedPerWakeUp; ++received) {
+  for (int received = 0;;) {
     std::fill(recv_buffer_.begin(), recv_buffer_.end(), 0);  // the kernel insists on zeroes
     if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_RECV, recv_buffer_.data()) != 0) {
       if (errno == EINTR) continue;
@@ -82,7 +82,7 @@ void NotifyListener::OnReadable() noexcept {
     n.syscall = notif.data.nr;
     for (size_t i = 0; i < n.args.size(); ++i) n.args[i] = notif.data.args[i];
     handler_(n);
-    if (received + 1 == kReceivedPerWakeUp) return;  // the loop's poll asks again
+    if (++received == kReceivedPerWakeUp) return;  // the loop's poll asks again
     // A non-blocking check for more: the listener fd has no O_NONBLOCK mode, so ask poll.
     pollfd p{fd_.Get(), POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) return;
