@@ -187,13 +187,7 @@ base::Status JsonRpcApprover::Start() {
   }
 
   // Anything sent before Start.
-  if (!queue_.empty()) {
-    if (output_pollable_) {
-      ScheduleFlush();
-    } else {
-      OnWritable();
-    }
-  }
+  if (!queue_.empty()) ScheduleFlush();
   return base::Ok{};
 }
 
@@ -495,12 +489,10 @@ void JsonRpcApprover::Send(std::string line, Priority priority) noexcept {
     line.push_back('\n');
     if (queue_.empty() && started_) {
       // Written just before the loop next waits, together with whatever else this iteration
-      // sends: one write for a burst of requests and decisions instead of one per line. A
-      // regular file (a transcript) never blocks and has no poll: written at once.
+      // sends: one write for a burst of requests and decisions instead of one per line.
       queued_bytes_ += line.size();
       queue_.push_back({std::move(line), priority});
-      if (output_pollable_) return ScheduleFlush();
-      return OnWritable();
+      return ScheduleFlush();
     }
     // Over the cap: new process/output is dropped (what was queued stays a contiguous run);
     // anything else first makes room by dropping queued process/output.
@@ -560,6 +552,8 @@ void JsonRpcApprover::StartOutputPoll() noexcept {
 }
 
 void JsonRpcApprover::ScheduleFlush() noexcept {
+  // A regular file (a transcript) never blocks and has no poll: written at once.
+  if (!output_pollable_) return OnWritable();
   if (flush_scheduled_ || output_poll_active_ || flush_prepare_ == nullptr) return;
   const int rc = uv_prepare_start(flush_prepare_->Get(), [](uv_prepare_t* h) noexcept {
     auto* self = static_cast<JsonRpcApprover*>(UvHandle<uv_prepare_t>::From(h)->Owner());

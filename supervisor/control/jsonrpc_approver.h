@@ -122,7 +122,8 @@ class JsonRpcApprover final : public Approver {
   void SendResult(const nlohmann::json* id, nlohmann::json result) noexcept;
   void SendError(const nlohmann::json* id, int code, std::string_view detail) noexcept;
   bool MakeRoom(std::size_t incoming) noexcept;
-  // Writes the queue (in one gathering write) just before the loop next waits.
+  // Writes the queue (in one gathering write) just before the loop next waits; to a regular
+  // file, at once.
   void ScheduleFlush() noexcept;
   // Writes as much of the queue as the fd takes now, without removing it: bytes written (0:
   // the fd is full), or -1 after a failure (reported).
