@@ -104,8 +104,8 @@ configure_file("${_sandgate_packaging}/changelog.Debian.in" "${_sandgate_gz_dir}
                @ONLY)
 _sandgate_install_gzipped("${_sandgate_gz_dir}/changelog.Debian" "${SANDGATE_DOCDIR}")
 
-# sandgate-inner is static on purpose (it is exec'd inside every sandbox; no loader, no
-# relocations); lintian flags any static binary unless the package says so.
+# sandgate-inner is static and freestanding on purpose (it is exec'd inside every sandbox; no
+# loader, no libc, no relocations); lintian flags any static binary unless the package says so.
 install(FILES "${_sandgate_packaging}/lintian-overrides"
         DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides" RENAME sandgate)
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "pipelines/handoff.h"
 #include "pipelines/protected_paths.h"
 #include "pipelines/sandbox_spec.h"
 
@@ -31,9 +32,7 @@ enum class InnerAction { kExecCommand, kProbe };
                                                       const InnerStageLaunch& inner,
                                                       InnerAction action = InnerAction::kExecCommand);
 
-// The hidden subcommand that runs the inner stage, in the sandgate binary and in the small
-// program of its own (installed next to it) alike.
-inline constexpr const char* kInnerSubcommand = "__sandgate-inner";
+// The small program of the bwrap pipeline's inner stage, installed next to sandgate (inner/).
 inline constexpr const char* kInnerStageProgram = "sandgate-inner";
 
 }  // namespace sandgate::pipelines

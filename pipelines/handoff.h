@@ -1,6 +1,6 @@
 #pragma once
 
-#include <string_view>
+#include <cstddef>
 
 namespace sandgate::pipelines {
 
@@ -23,10 +23,14 @@ namespace sandgate::pipelines {
 //   supervisor -> inner  "A"            acknowledged: go ahead (close the listener) and exec.
 //
 // In probe mode the inner stage sends "R" and exits 0 without waiting.
+// The hidden subcommand that runs the inner stage, in the sandgate binary and in sandgate-inner
+// alike: `PROGRAM __sandgate-inner ARGS...`.
+inline constexpr const char* kInnerSubcommand = "__sandgate-inner";
+
 inline constexpr char kHandoffProgram = 'P';
 inline constexpr char kHandoffReady = 'R';
 inline constexpr char kHandoffFailed = 'F';
 inline constexpr char kHandoffAck = 'A';
-inline constexpr size_t kHandoffMaxMessage = 1024;
+inline constexpr std::size_t kHandoffMaxMessage = 1024;
 
 }  // namespace sandgate::pipelines

@@ -5,18 +5,13 @@
 #include <cstddef>
 
 #include "base/result.h"
+#include "pipelines/seccomp_constants.h"
 
 namespace sandgate::pipelines {
 
 // Loading a finished BPF program, the inner stage's half of the seccomp filter. No libseccomp:
 // the supervisor builds the program (seccomp_filter.h) and hands it over, so the inner stage
 // neither links nor runs the filter compiler.
-
-// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19), absent from Debian 12's headers.
-inline constexpr unsigned long kSeccompFilterFlagWaitKillableRecv = 1UL << 5;
-
-// BPF_MAXINSNS: the longest program the kernel loads.
-inline constexpr std::size_t kSeccompMaxInstructions = 4096;
 
 enum class Listener { kNone, kWanted };
 // kAsk: with a listener, ask the kernel for WAIT_KILLABLE_RECV (and do without where it has none).

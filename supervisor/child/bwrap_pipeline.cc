@@ -31,7 +31,8 @@ base::Status BwrapPipeline::Prepare() {
   if (!protections.Ok()) return protections.Err();
   protections_ = std::move(protections.Value());
   if (auto held = HoldPlaceholders(protections_, placeholders_); !held) return held;
-  auto inner = PrepareInnerStage(spec_.network, pipelines::SandboxNetwork::kOwnNamespace);
+  auto inner = PrepareInnerStage(spec_.network, pipelines::SandboxNetwork::kOwnNamespace,
+                                 InnerProgram::kSmallWherePresent);
   if (!inner.Ok()) return inner.Err();
   inner_ = std::move(inner.Value());
   return base::Ok{};

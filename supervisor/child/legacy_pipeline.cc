@@ -94,7 +94,8 @@ base::Status LegacyPipeline::Prepare() {
                 pipelines::ToString(shape_.namespaces), shape_.landlock_abi);
   auto inner = PrepareInnerStage(spec_.network, OwnNetworkNamespace()
                                                     ? pipelines::SandboxNetwork::kOwnNamespace
-                                                    : pipelines::SandboxNetwork::kHost);
+                                                    : pipelines::SandboxNetwork::kHost,
+                                 InnerProgram::kSandgate);
   if (!inner.Ok()) return inner.Err();
   inner_ = std::move(inner.Value());
   return base::Ok{};

@@ -8,10 +8,11 @@
 
 namespace sandgate::supervisor {
 
-base::Result<std::filesystem::path> InnerStageExecutable() {
+base::Result<std::filesystem::path> InnerStageExecutable(InnerProgram which) {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return base::Error{0, "cannot find the sandgate binary: /proc/self/exe: " + ec.message()};
+  if (which == InnerProgram::kSandgate) return self;
   auto small = self.parent_path() / pipelines::kInnerStageProgram;
   if (::access(small.c_str(), X_OK) == 0) return small;
   spdlog::debug("no {} next to {}: the inner stage is sandgate's own subcommand (slower to start)",
@@ -20,9 +21,10 @@ base::Result<std::filesystem::path> InnerStageExecutable() {
 }
 
 base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
-                                           pipelines::SandboxNetwork where) {
-  auto program = InnerStageExecutable();
+                                           pipelines::SandboxNetwork where, InnerProgram which) {
+  auto program = InnerStageExecutable(which);
   if (!program.Ok()) return program.Err();
+  spdlog::debug("inner stage: {}", program->string());
   auto filter = pipelines::BuildSeccompFilter(network, where);
   if (!filter.Ok()) return filter.Err();
   auto bpf = pipelines::ExportFilterBpf(filter.Value());

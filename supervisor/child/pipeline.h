@@ -49,10 +49,13 @@ class Pipeline {
 };
 
 // What both pipelines prepare alike (pipeline.cc).
-// The program of the inner stage: `sandgate-inner` next to the sandgate binary (small and
-// static, it starts in a fraction of the time), or else the sandgate binary itself, whose hidden
-// subcommand is the same inner stage.
-[[nodiscard]] base::Result<std::filesystem::path> InnerStageExecutable();
+// Which program runs the inner stage. The bwrap pipeline's is `sandgate-inner` next to the
+// sandgate binary (freestanding, it starts in a fraction of the time), or else the sandgate
+// binary itself, whose hidden subcommand is the same inner stage. The legacy pipeline's builds
+// the sandbox too (namespaces, mounts, Landlock), which only the sandgate binary can.
+enum class InnerProgram { kSmallWherePresent, kSandgate };
+[[nodiscard]] base::Result<std::filesystem::path> InnerStageExecutable(
+    InnerProgram which = InnerProgram::kSmallWherePresent);
 // What a pipeline starts inside its sandbox: the inner stage's program and the seccomp filter,
 // as the BPF program it loads, for the command's network mode and whose network it is on.
 struct InnerStage {
@@ -60,7 +63,8 @@ struct InnerStage {
   std::vector<sock_filter> seccomp_program;
 };
 [[nodiscard]] base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
-                                                         pipelines::SandboxNetwork where);
+                                                         pipelines::SandboxNetwork where,
+                                                         InnerProgram which);
 // Creates (or joins) the placeholder of every missing protected path and logs each protection.
 [[nodiscard]] base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,
                                             pipelines::Placeholders& placeholders);

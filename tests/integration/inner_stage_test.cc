@@ -1,6 +1,8 @@
-// Which program is the inner stage: `sandgate-inner` next to sandgate (static, no filter
-// compiler), or sandgate's own hidden subcommand where that program is missing (a sandgate
-// binary copied alone). The sandbox, and the filter the supervisor sends in, are the same.
+// Which program is the inner stage. The bwrap pipeline's is `sandgate-inner` next to sandgate
+// (freestanding, no filter compiler), or sandgate's own hidden subcommand where that program is
+// missing (a sandgate binary copied alone). The legacy pipeline's is always sandgate's own
+// subcommand, which builds that sandbox. The sandbox, and the filter the supervisor sends in,
+// are the same.
 #include <gmock/gmock.h>
 
 #include <sys/socket.h>
@@ -50,13 +52,21 @@ TEST_F(InnerStageTest, TheProgramNextToSandgateRunsTheSandbox) {
   auto r = Run(SandgateBinary(), {"--network", "off"}, {"socket", "inet"});
   EXPECT_EQ(r.out, "err EPERM\n") << r.err;
   EXPECT_THAT(r.err, Not(HasSubstr(kFallback)));
+  const fs::path dir = fs::path(SandgateBinary()).parent_path();
+  const fs::path expected =
+      CellPipeline() == TestPipeline::kBwrap ? dir / "sandgate-inner" : fs::path(SandgateBinary());
+  EXPECT_THAT(r.err, HasSubstr("inner stage: " + expected.string() + "\n"));
 }
 
 TEST_F(InnerStageTest, WithoutItSandgatesOwnSubcommandBuildsTheSameSandbox) {
   const std::string lone = LoneSandgate();
   auto off = Run(lone, {"--network", "off"}, {"socket", "inet"});
   EXPECT_EQ(off.out, "err EPERM\n") << off.err;
-  EXPECT_THAT(off.err, HasSubstr(kFallback));
+  EXPECT_THAT(off.err, HasSubstr("inner stage: " + lone + "\n"));
+  // Only the bwrap pipeline looks for sandgate-inner, so only it reports doing without.
+  if (CellPipeline() == TestPipeline::kBwrap) {
+    EXPECT_THAT(off.err, HasSubstr(kFallback));
+  }
   // In mode approve the listener comes back through the handoff and the connect is decided.
   auto approve = Run(lone, {"--approvals", "auto-deny"}, {"connect", "192.0.2.1", "80"});
   EXPECT_EQ(approve.out, "err EPERM\n") << approve.err;
