@@ -1,7 +1,7 @@
 #pragma once
 
 // What the kernel's seccomp interface needs and Debian 12's headers lack, for both inner stages
-// (pipelines/seccomp_load.h and the freestanding inner/): header-only, no library.
+// (pipelines/seccomp_load.h and the freestanding pipelines/inner/): header-only, no library.
 #include <cstddef>
 
 namespace sandgate::pipelines {

@@ -1,4 +1,4 @@
-#include "inner/text.h"
+#include "pipelines/inner/text.h"
 
 #include <gtest/gtest.h>
 

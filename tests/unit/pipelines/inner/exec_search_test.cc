@@ -1,6 +1,6 @@
 // ExecSearchingPath against what execvp(3) does, in a forked child (it replaces the process when
 // it succeeds): the child's exit status says which program ran, or the errno it returned.
-#include "inner/exec_search.h"
+#include "pipelines/inner/exec_search.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

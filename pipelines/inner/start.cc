@@ -2,8 +2,8 @@
 // may call on its own. There is no libc: nothing runs before InnerMain but this.
 #include <cstddef>
 
-#include "inner/inner_main.h"
-#include "inner/syscalls.h"
+#include "pipelines/inner/inner_main.h"
+#include "pipelines/inner/syscalls.h"
 
 // The kernel starts a process with its stack holding argc, then argv[], NULL, then envp[], NULL.
 extern "C" [[noreturn]] __attribute__((used)) void SandgateInnerStart(long* stack) {

@@ -1,4 +1,4 @@
-#include "inner/inner_main.h"
+#include "pipelines/inner/inner_main.h"
 
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <cstddef>
 
-#include "inner/exec_search.h"
-#include "inner/syscalls.h"
-#include "inner/text.h"
+#include "pipelines/inner/exec_search.h"
+#include "pipelines/inner/syscalls.h"
+#include "pipelines/inner/text.h"
 #include "pipelines/handoff.h"
 #include "pipelines/seccomp_constants.h"
 

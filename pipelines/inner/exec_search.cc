@@ -1,4 +1,4 @@
-#include "inner/exec_search.h"
+#include "pipelines/inner/exec_search.h"
 
 #include <sys/mman.h>
 
@@ -6,8 +6,8 @@
 #include <climits>
 #include <cstddef>
 
-#include "inner/syscalls.h"
-#include "inner/text.h"
+#include "pipelines/inner/syscalls.h"
+#include "pipelines/inner/text.h"
 
 namespace sandgate::inner {
 namespace {
