@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -132,14 +133,18 @@ base::Result<std::vector<sock_filter>> ExportFilterBpf(const SeccompFilter& filt
   base::UniqueFd fd(::memfd_create("sandgate-bpf", MFD_CLOEXEC));
   if (!fd) return base::ErrnoError("memfd_create");
   if (auto s = Check(seccomp_export_bpf(filter.get(), fd.Get()), "export_bpf"); !s) return s.Err();
-  std::vector<sock_filter> program;
-  sock_filter instruction{};
-  for (off_t offset = 0;; offset += static_cast<off_t>(sizeof instruction)) {
-    ssize_t n = ::pread(fd.Get(), &instruction, sizeof instruction, offset);
-    if (n < 0) return base::ErrnoError("pread(bpf)");
-    if (n == 0) break;
-    if (n != sizeof instruction) return base::Error{EPROTO, "exported BPF program is truncated"};
-    program.push_back(instruction);
+  struct stat written {};
+  if (::fstat(fd.Get(), &written) != 0) return base::ErrnoError("fstat(bpf)");
+  const auto bytes = static_cast<std::size_t>(written.st_size);
+  if (bytes % sizeof(sock_filter) != 0) {
+    return base::Error{EPROTO, "exported BPF program is truncated"};
+  }
+  // One read of the whole program (a memfd reads whole), not one per instruction.
+  std::vector<sock_filter> program(bytes / sizeof(sock_filter));
+  const ssize_t n = ::pread(fd.Get(), program.data(), bytes, 0);
+  if (n < 0) return base::ErrnoError("pread(bpf)");
+  if (static_cast<std::size_t>(n) != bytes) {
+    return base::Error{EPROTO, "exported BPF program is truncated"};
   }
   return program;
 }

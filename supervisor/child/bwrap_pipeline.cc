@@ -42,7 +42,7 @@ StageLaunch BwrapPipeline::Stage(pipelines::InnerAction action) const {
   const pipelines::InnerStageLaunch inner{inner_.program, pipelines::kBwrapHandoffFd,
                                           pipelines::kBwrapStderrFd};
   return {bwrap_, pipelines::BuildBwrapArgv(spec_, protections_, inner, action),
-          inner_.seccomp_program};
+          inner_.SeccompProgram()};
 }
 
 std::string BwrapPipeline::ExplainSetupFailure(const ChildOutcome& outcome) const {

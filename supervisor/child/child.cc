@@ -54,7 +54,7 @@ SandboxChild* OwnerOf(T* handle) {
 
 base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
                                  const std::vector<std::string>& args,
-                                 const std::vector<sock_filter>& seccomp_program,
+                                 const ProgramSource& seccomp_program,
                                  FinishedCallback on_finished, ReadyCallback on_ready,
                                  ChildStdio stdio) {
   on_finished_ = std::move(on_finished);
@@ -72,17 +72,6 @@ base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
     return base::ErrnoError("setsockopt(SO_PASSCRED)");
   }
   if (::fcntl(handoff_.Get(), F_SETFL, O_NONBLOCK) != 0) return base::ErrnoError("fcntl(O_NONBLOCK)");
-  // Waiting in the socket before the inner stage exists: it reads the program first thing. One
-  // datagram; an empty socket takes it whole (at most 32 KiB against a far larger send buffer).
-  char tag = pipelines::kHandoffProgram;
-  iovec parts[2] = {{&tag, 1},
-                    {const_cast<sock_filter*>(seccomp_program.data()),
-                     seccomp_program.size() * sizeof(sock_filter)}};
-  const auto expected = static_cast<ssize_t>(1 + parts[1].iov_len);
-  if (ssize_t n = ::writev(handoff_.Get(), parts, 2); n != expected) {
-    return n < 0 ? base::ErrnoError("writev(handoff, seccomp program)")
-                 : base::Error{EMSGSIZE, "seccomp program not sent whole"};
-  }
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return base::ErrnoError("pipe2(stderr)");
@@ -94,6 +83,9 @@ base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
   if (!spawned.Ok()) return spawned.Err();
   bwrap_pidfd_ = std::move(spawned->pidfd);
   spdlog::debug("bwrap started, pid {}", spawned->pid);
+  // Compiled now, while bwrap builds the sandbox (milliseconds before the inner stage reads it),
+  // rather than before the spawn, on the start's critical path.
+  if (auto sent = SendProgram(seccomp_program); !sent) return sent;
 
   exit_poll_ = UvHandle<uv_poll_t>::Create();
   if (int rc = uv_poll_init(loop_, exit_poll_->Get(), bwrap_pidfd_.Get()); rc != 0) {
@@ -138,6 +130,26 @@ base::Status SandboxChild::Start(const std::filesystem::path& bwrap,
     handle->Bind(this);
     uv_signal_start(handle->Get(), [](uv_signal_t* h, int signum) { OwnerOf(h)->ForwardSignal(signum); },
                     sig);
+  }
+  return base::Ok{};
+}
+
+base::Status SandboxChild::SendProgram(const ProgramSource& seccomp_program) {
+  auto program = seccomp_program();
+  if (!program.Ok()) return program.Err();
+  // One datagram, read by the inner stage first thing; an empty socket takes it whole (at most
+  // 32 KiB against a far larger send buffer). No SIGPIPE: our copy of the inner end is still
+  // open here, but a failed write must be an error, never the end of the supervisor.
+  char tag = pipelines::kHandoffProgram;
+  iovec parts[2] = {{&tag, 1},
+                    {program->data(), program->size() * sizeof(sock_filter)}};
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = 2;
+  const auto expected = static_cast<ssize_t>(1 + parts[1].iov_len);
+  if (ssize_t n = ::sendmsg(handoff_.Get(), &message, MSG_NOSIGNAL); n != expected) {
+    return n < 0 ? base::ErrnoError("sendmsg(handoff, seccomp program)")
+                 : base::Error{EMSGSIZE, "seccomp program not sent whole"};
   }
   return base::Ok{};
 }

@@ -47,6 +47,8 @@ class SandboxChild {
   // mode approve (invalid otherwise). The command starts only if this returns Ok; an error ends
   // the sandbox before the command runs and becomes the setup failure (exit 125).
   using ReadyCallback = std::function<base::Status(base::UniqueFd listener)>;
+  // Gives the seccomp program the inner stage loads (pipelines/handoff.h).
+  using ProgramSource = std::function<base::Result<std::vector<sock_filter>>()>;
 
   explicit SandboxChild(uv_loop_t* loop) : loop_(loop) {}
   ~SandboxChild() { Close(); }
@@ -55,9 +57,11 @@ class SandboxChild {
 
   // bwrap's stderr is held back until the inner stage reports ready, then echoed: when setup
   // fails, the supervisor explains it in one line instead of bwrap's raw messages.
-  // `seccomp_program` goes to the inner stage first thing (pipelines/handoff.h).
+  // `seccomp_program` is called once bwrap is spawned, so that the filter is compiled while bwrap
+  // builds the sandbox; what it gives goes to the inner stage first thing (pipelines/handoff.h).
+  // If it fails, Start does, and bwrap goes before the inner stage could run anything.
   base::Status Start(const std::filesystem::path& bwrap, const std::vector<std::string>& args,
-                     const std::vector<sock_filter>& seccomp_program, FinishedCallback on_finished,
+                     const ProgramSource& seccomp_program, FinishedCallback on_finished,
                      ReadyCallback on_ready = {}, ChildStdio stdio = {});
   // The command's pid (valid once it reported ready), for sandbox/started.
   [[nodiscard]] pid_t CommandPid() const noexcept { return command_pid_; }
@@ -72,6 +76,7 @@ class SandboxChild {
   void Close() noexcept;
 
  private:
+  base::Status SendProgram(const ProgramSource& seccomp_program);
   void OnBwrapExited() noexcept;
   void OnHandoffReadable() noexcept;
   void OnStderrData(ssize_t nread, const uv_buf_t* buf) noexcept;

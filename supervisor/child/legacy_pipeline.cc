@@ -105,7 +105,7 @@ StageLaunch LegacyPipeline::Stage(pipelines::InnerAction action) const {
   const pipelines::InnerStageLaunch inner{inner_.program, pipelines::kBwrapHandoffFd,
                                           pipelines::kBwrapStderrFd};
   return {inner_.program, pipelines::BuildLegacyArgv(spec_, protections_, shape_, inner, action),
-          inner_.seccomp_program};
+          inner_.SeccompProgram()};
 }
 
 std::string LegacyPipeline::ExplainSetupFailure(const ChildOutcome& outcome) const {

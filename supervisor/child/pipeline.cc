@@ -25,11 +25,15 @@ base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
   auto program = InnerStageExecutable(which);
   if (!program.Ok()) return program.Err();
   spdlog::debug("inner stage: {}", program->string());
-  auto filter = pipelines::BuildSeccompFilter(network, where);
-  if (!filter.Ok()) return filter.Err();
-  auto bpf = pipelines::ExportFilterBpf(filter.Value());
-  if (!bpf.Ok()) return bpf.Err();
-  return InnerStage{std::move(program.Value()), std::move(bpf.Value())};
+  return InnerStage{std::move(program.Value()), network, where};
+}
+
+SandboxChild::ProgramSource InnerStage::SeccompProgram() const {
+  return [network = network, where = where]() -> base::Result<std::vector<sock_filter>> {
+    auto filter = pipelines::BuildSeccompFilter(network, where);
+    if (!filter.Ok()) return filter.Err();
+    return pipelines::ExportFilterBpf(filter.Value());
+  };
 }
 
 base::Status HoldPlaceholders(const std::vector<pipelines::Protection>& protections,

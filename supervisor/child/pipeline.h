@@ -19,8 +19,9 @@ namespace sandgate::supervisor {
 struct StageLaunch {
   std::filesystem::path program;
   std::vector<std::string> args;
-  // The seccomp filter the inner stage loads, built here (pipelines/handoff.h).
-  std::vector<sock_filter> seccomp_program;
+  // The seccomp filter the inner stage loads (pipelines/handoff.h), compiled when SandboxChild
+  // asks for it.
+  SandboxChild::ProgramSource seccomp_program;
 };
 
 // A way to build a sandbox around the inner stage. run.cc knows only this: the pipeline
@@ -56,11 +57,14 @@ class Pipeline {
 enum class InnerProgram { kSmallWherePresent, kSandgate };
 [[nodiscard]] base::Result<std::filesystem::path> InnerStageExecutable(
     InnerProgram which = InnerProgram::kSmallWherePresent);
-// What a pipeline starts inside its sandbox: the inner stage's program and the seccomp filter,
-// as the BPF program it loads, for the command's network mode and whose network it is on.
+// What a pipeline starts inside its sandbox: the inner stage's program and the seccomp filter for
+// the command's network mode and whose network it is on.
 struct InnerStage {
   std::filesystem::path program;
-  std::vector<sock_filter> seccomp_program;
+  pipelines::NetworkMode network = pipelines::NetworkMode::kOff;
+  pipelines::SandboxNetwork where = pipelines::SandboxNetwork::kOwnNamespace;
+  // Compiles that filter into the BPF program the inner stage loads.
+  [[nodiscard]] SandboxChild::ProgramSource SeccompProgram() const;
 };
 [[nodiscard]] base::Result<InnerStage> PrepareInnerStage(pipelines::NetworkMode network,
                                                          pipelines::SandboxNetwork where,
