@@ -32,7 +32,8 @@ enum class InnerAction { kExecCommand, kProbe };
                                                       const InnerStageLaunch& inner,
                                                       InnerAction action = InnerAction::kExecCommand);
 
-// The small program of the bwrap pipeline's inner stage, installed next to sandgate (pipelines/inner/).
+// The small program of the bwrap pipeline's inner stage, installed next to sandgate
+// (pipelines/inner/).
 inline constexpr const char* kInnerStageProgram = "sandgate-inner";
 
 }  // namespace sandgate::pipelines

@@ -23,6 +23,7 @@ namespace sandgate::pipelines {
 //   supervisor -> inner  "A"            acknowledged: go ahead (close the listener) and exec.
 //
 // In probe mode the inner stage sends "R" and exits 0 without waiting.
+
 // The hidden subcommand that runs the inner stage, in the sandgate binary and in sandgate-inner
 // alike: `PROGRAM __sandgate-inner ARGS...`.
 inline constexpr const char* kInnerSubcommand = "__sandgate-inner";

@@ -7,7 +7,8 @@ namespace sandgate::pipelines {
 // Reads the seccomp program the supervisor sent (handoff.h), sets no_new_privs, loads it, tells
 // the supervisor it is ready, restores the caller's stderr and execs the command. The legacy
 // pipeline's inner stage (with --legacy=..., which builds the sandbox first) is always this; the
-// bwrap pipeline's is sandgate-inner (pipelines/inner/, the same steps without libc) where it is installed.
+// bwrap pipeline's is sandgate-inner (pipelines/inner/, the same steps without libc) where it is
+// installed.
 // Never returns on success; returns the exit status otherwise (125 setup failure, 126 not
 // executable, 127 not found).
 //

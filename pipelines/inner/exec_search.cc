@@ -23,7 +23,8 @@ long ExecFile(const char* path, char** argv, char** envp) {
   while (argv[argc] != nullptr) ++argc;
   // {"/bin/sh", path, argv[1..], nullptr}: mapped, since argc has no useful bound here.
   const std::size_t bytes = (argc + 2) * sizeof(char*);
-  long mapped = Sys(SYS_mmap, nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  long mapped =
+      Sys(SYS_mmap, nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped < 0 && mapped > -4096) return -ENOEXEC;
   auto** script_argv = reinterpret_cast<char**>(mapped);
   script_argv[0] = const_cast<char*>(kShell);

@@ -66,8 +66,9 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       return false;  // the legacy pipeline's own options are refused below, with a reason
     }
   }
-  return args->legacy ||
-         (args->handoff_fd >= 0 && args->stderr_fd >= 0 && (args->probe || args->command != nullptr));
+  if (args->legacy) return true;
+  return args->handoff_fd >= 0 && args->stderr_fd >= 0 &&
+         (args->probe || args->command != nullptr);
 }
 
 void WriteAll(int fd, const char* data, std::size_t size) {
@@ -147,7 +148,8 @@ int InnerMain(int argc, char** argv, char** envp) {
   Args args;
   if (!ParseArgs(argc, argv, &args)) return Fail(-1, "malformed inner-stage arguments");
   if (args.legacy) {
-    return Fail(-1, "the legacy pipeline's inner stage is sandgate's own subcommand, not sandgate-inner");
+    return Fail(-1,
+                "the legacy pipeline's inner stage is sandgate's own subcommand, not sandgate-inner");
   }
   // Whatever happens next, the handoff socket must not reach the command.
   Sys(SYS_fcntl, args.handoff_fd, F_SETFD, FD_CLOEXEC);
@@ -177,9 +179,8 @@ int InnerMain(int argc, char** argv, char** envp) {
   Message ready;
   ready.Add(pipelines::kHandoffReady);
   if (listener >= 0) ready.AddNumber(listener);
-  if (Sys(SYS_write, args.handoff_fd, ready.Data(), ready.Size()) != static_cast<long>(ready.Size())) {
-    return kExitSetupFailed;
-  }
+  const long written = Sys(SYS_write, args.handoff_fd, ready.Data(), ready.Size());
+  if (written != static_cast<long>(ready.Size())) return kExitSetupFailed;
   if (args.probe) return 0;
 
   // Wait until the supervisor holds a pidfd on us (only then is the pid it signals surely ours)
