@@ -13,11 +13,10 @@
 #include <cstdlib>
 #include <string_view>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
+#include "base/read_file.h"
 #include "pipelines/bwrap_argv.h"
 #include "supervisor/control/approver.h"
 #include "supervisor/control/audit_log.h"
@@ -36,14 +35,6 @@
 namespace sandgate::supervisor {
 namespace fs = std::filesystem;
 namespace {
-
-std::optional<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 int Fail(const std::string& reason) {
   std::fprintf(stderr, "sandgate: %s\n", reason.c_str());
@@ -315,7 +306,7 @@ int RunSandbox(const RunConfig& config) {
         approver = std::make_unique<AutoDenyApprover>();
         break;
       case ApprovalsMode::kReplay: {
-        auto content = ReadWholeFile(config.replay_file);
+        auto content = base::ReadFile(config.replay_file);
         if (!content) return Fail("--approvals replay:" + config.replay_file + ": cannot read it");
         auto script = approvals::ReplayApprover::Parse(*content);
         if (auto* error = std::get_if<approvals::ReplayError>(&script)) {
@@ -344,7 +335,7 @@ int RunSandbox(const RunConfig& config) {
     options.sync_wake_up = sync_wake_up == nullptr || std::string_view(sync_wake_up) != "off";
     // The sandbox sees the host's resolv.conf (the root is bound read-only): its nameservers are
     // where the forwarder listens inside, and the first is the default upstream outside.
-    auto resolv_conf = ReadWholeFile("/etc/resolv.conf");
+    auto resolv_conf = base::ReadFile("/etc/resolv.conf");
     options.dns_listen = approvals::ParseNameservers(resolv_conf.value_or(""));
     if (options.dns_listen.empty()) {
       options.dns_listen.push_back(*approvals::Address::Parse("127.0.0.1"));  // the libc default

@@ -1,11 +1,11 @@
 #include "vendor/bubblewrap/userns_check.h"
 
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/read_file.h"
 
 namespace sandgate::bubblewrap {
 namespace {
@@ -14,15 +14,13 @@ namespace fs = std::filesystem;
 
 // The integer a sysctl file holds, or nullopt when the file can't be read or parsed.
 std::optional<long long> ReadSysctl(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    return std::nullopt;
-  }
   // Sysctl files are a line or two; reading a little more than that guards against pointing
   // proc_sys at something large.
-  std::string text(64, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  std::optional<std::string> read = base::ReadFile(file.string(), 64);
+  if (!read) {
+    return std::nullopt;
+  }
+  const std::string& text = *read;
 
   const std::size_t begin = text.find_first_not_of(" \t\n");
   if (begin == std::string::npos) {
