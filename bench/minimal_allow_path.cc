@@ -19,7 +19,8 @@
 // it anyway (the child then accepts its own fd number as success) as a lower bound only.
 // `--sync-wakeup` sets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6) on the listener.
 //
-// Usage:  minimal_allow_path [--addfd-send] [--sync-wakeup] connect-bench N ADDRESS PORT
+// Usage:  minimal_allow_path [--addfd-send] [--sync-wakeup] connect-bench N ADDRESS PORT [WORK_US]
+//         (WORK_US: microseconds of busy work before each connect, untimed)
 // Output: like `sandbox_probe connect-bench`: the median connect+close cost in ns on stdout
 //         (printed by the child), or "err ENAME" and exit 1. Exit 0 only if every connect was
 //         served; otherwise (or with MINIMAL_ALLOW_PATH_VERBOSE set) the variant and the number
@@ -147,14 +148,25 @@ int ReceiveFd(int channel) {
   return fd;
 }
 
-// The same loop as `sandbox_probe connect-bench`: N x (socket, connect, close), each timed.
-int ConnectBench(int n, const char* address, const char* port) {
+// Keeps the CPU busy for `us` microseconds, as a program working between its connects does.
+void Work(int us) {
+  timespec start{}, now{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < us);
+}
+
+// The same loop as `sandbox_probe connect-bench`: N x (socket, connect, close), each timed,
+// after `work_us` of untimed work.
+int ConnectBench(int n, const char* address, const char* port, int work_us) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<std::uint16_t>(std::atoi(port)));
   inet_pton(AF_INET, address, &sa.sin_addr);
   std::vector<long> ns;
   for (int i = 0; i < n; ++i) {
+    if (work_us > 0) Work(work_us);
     timespec a{}, b{};
     clock_gettime(CLOCK_MONOTONIC, &a);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -173,7 +185,7 @@ int ConnectBench(int n, const char* address, const char* port) {
   return 0;
 }
 
-[[noreturn]] void Child(int channel, int n, const char* address, const char* port) {
+[[noreturn]] void Child(int channel, int n, const char* address, const char* port, int work_us) {
   // An ordinary user gets a network namespace only together with a user namespace of its own,
   // as bubblewrap's sandboxes have.
   if (::unshare(CLONE_NEWNET) != 0 &&
@@ -186,7 +198,7 @@ int ConnectBench(int n, const char* address, const char* port) {
   if (SendFd(channel, listener) != 0) _exit(ReportErrno("sendmsg(SCM_RIGHTS)"));
   close(listener);
   close(channel);
-  _exit(ConnectBench(n, address, port));
+  _exit(ConnectBench(n, address, port, work_us));
 }
 
 // Answers one notification. Returns false only on an error of the mechanism itself.
@@ -268,12 +280,14 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  if (argc - i != 4 || std::strcmp(argv[i], "connect-bench") != 0) {
-    std::fprintf(stderr, "usage: %s [--addfd-send] [--sync-wakeup] connect-bench N ADDRESS PORT\n",
+  if ((argc - i != 4 && argc - i != 5) || std::strcmp(argv[i], "connect-bench") != 0) {
+    std::fprintf(stderr,
+                 "usage: %s [--addfd-send] [--sync-wakeup] connect-bench N ADDRESS PORT [WORK_US]\n",
                  argv[0]);
     return 2;
   }
   const int n = std::atoi(argv[i + 1]);
+  const int work_us = argc - i == 5 ? std::atoi(argv[i + 4]) : 0;
 
   int channel[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
@@ -284,7 +298,7 @@ int main(int argc, char** argv) {
   if (child < 0) return ReportErrno("fork");
   if (child == 0) {
     close(channel[0]);
-    Child(channel[1], n, argv[i + 2], argv[i + 3]);
+    Child(channel[1], n, argv[i + 2], argv[i + 3], work_us);
   }
   close(channel[1]);
   int listener = ReceiveFd(channel[0]);

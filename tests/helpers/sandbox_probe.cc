@@ -605,11 +605,22 @@ int SelfLoopback() {
   return Report(ConnectOnce(sa));
 }
 
-// N connect+close cycles against a listener that accepts; prints the median cost in ns.
-int ConnectBench(int n, const char* address, const char* port) {
+// Keeps the CPU busy for `us` microseconds, as a program working between its connects does.
+void Work(int us) {
+  timespec start{}, now{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < us);
+}
+
+// N connect+close cycles against a listener that accepts, each timed, after `work_us` of untimed
+// work; prints the median cost in ns.
+int ConnectBench(int n, const char* address, const char* port, int work_us) {
   auto sa = V4(address, port);
   std::vector<long> ns;
   for (int i = 0; i < n; ++i) {
+    if (work_us > 0) Work(work_us);
     timespec a{}, b{};
     clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = ConnectOnce(sa);
@@ -804,7 +815,9 @@ int main(int argc, char** argv) {
   if (cmd == "unix-connect-procfd") return UnixConnectProcFd(arg(2));
   if (cmd == "unix-abstract-self") return UnixAbstractSelf(arg(2));
   if (cmd == "self-loopback") return SelfLoopback();
-  if (cmd == "connect-bench") return ConnectBench(std::atoi(arg(2)), arg(3), arg(4));
+  if (cmd == "connect-bench") {
+    return ConnectBench(std::atoi(arg(2)), arg(3), arg(4), std::atoi(arg(5)));
+  }
   if (cmd == "stream-bench") return StreamBench(std::atoi(arg(2)), arg(3), arg(4));
   if (cmd == "open-fds") {
     // Every open fd number except the one used to list them.
