@@ -51,6 +51,8 @@
 #include <ctime>
 #include <vector>
 
+#include "tests/helpers/busy_work.h"
+
 // Kernel ABI constants newer than the installed uapi headers (Debian 12 ships 6.1's).
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -148,15 +150,6 @@ int ReceiveFd(int channel) {
   return fd;
 }
 
-// Keeps the CPU busy for `us` microseconds, as a program working between its connects does.
-void Work(int us) {
-  timespec start{}, now{};
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  do {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-  } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < us);
-}
-
 // The same loop as `sandbox_probe connect-bench`: N x (socket, connect, close), each timed,
 // after `work_us` of untimed work.
 int ConnectBench(int n, const char* address, const char* port, int work_us) {
@@ -166,7 +159,7 @@ int ConnectBench(int n, const char* address, const char* port, int work_us) {
   inet_pton(AF_INET, address, &sa.sin_addr);
   std::vector<long> ns;
   for (int i = 0; i < n; ++i) {
-    if (work_us > 0) Work(work_us);
+    if (work_us > 0) sandgate::testing::BusyWork(work_us);
     timespec a{}, b{};
     clock_gettime(CLOCK_MONOTONIC, &a);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -38,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/helpers/busy_work.h"
+
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/un.h>
@@ -605,22 +607,13 @@ int SelfLoopback() {
   return Report(ConnectOnce(sa));
 }
 
-// Keeps the CPU busy for `us` microseconds, as a program working between its connects does.
-void Work(int us) {
-  timespec start{}, now{};
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  do {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-  } while ((now.tv_sec - start.tv_sec) * 1000000L + (now.tv_nsec - start.tv_nsec) / 1000 < us);
-}
-
 // N connect+close cycles against a listener that accepts, each timed, after `work_us` of untimed
 // work; prints the median cost in ns.
 int ConnectBench(int n, const char* address, const char* port, int work_us) {
   auto sa = V4(address, port);
   std::vector<long> ns;
   for (int i = 0; i < n; ++i) {
-    if (work_us > 0) Work(work_us);
+    if (work_us > 0) sandgate::testing::BusyWork(work_us);
     timespec a{}, b{};
     clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = ConnectOnce(sa);

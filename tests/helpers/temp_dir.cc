@@ -6,9 +6,10 @@
 #include <fstream>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
+
+#include "base/read_file.h"
 
 namespace sandgate::testing {
 
@@ -71,10 +72,7 @@ void WriteScript(const std::filesystem::path& path, std::string_view body) {
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return base::ReadFile(path.string()).value_or("");
 }
 
 }  // namespace sandgate::testing
