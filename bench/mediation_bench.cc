@@ -210,21 +210,29 @@ int main(int argc, char** argv) {
     program.insert(program.end(), cold.begin(), cold.end());
     return program;
   };
+  // sandgate-crosscpu: without keeping each round trip on one CPU (NotifyWakeUps::same_cpu).
+  std::vector<std::string> sandgate_cross_cpu = Sandboxed(sandgate_options, cold);
+  sandgate_cross_cpu.insert(sandgate_cross_cpu.begin(),
+                            {"/usr/bin/env", "SANDGATE_SAME_CPU_ROUND_TRIP=off"});
   std::vector<Side> cold_sides = {
       {"bare", with_cold({SANDGATE_BENCH_PROBE}), 0, ""},
       {"minimal+sync", with_cold({SANDGATE_BENCH_MINIMAL, "--sync-wakeup"}), 0, ""},
       {"sandgate", Sandboxed(sandgate_options, cold), 0, ""},
+      {"sandgate-crosscpu", sandgate_cross_cpu, 0, ""},
   };
   measure_rounds(cold_sides, "connect+close after 2 ms of work");
   const double cold_bare_ns = cold_sides[0].total_ns;
   auto cold_added = [&](const Side& side) { return side.total_ns - cold_bare_ns; };
-  if (cold_bare_ns > 0 && cold_added(cold_sides[1]) > 0 && cold_sides[2].total_ns > 0) {
+  auto cold_ratio = [&](const char* what, const Side& ours) {
+    if (cold_bare_ns <= 0 || cold_added(cold_sides[1]) <= 0 || ours.total_ns <= 0) return;
     std::printf(
-        "ratio added cost after work sandgate/minimal+sync = %.2f (for information): added %.1f us "
+        "ratio added cost after work %s/minimal+sync = %.2f (for information): added %.1f us "
         "vs %.1f us\n",
-        cold_added(cold_sides[2]) / cold_added(cold_sides[1]), cold_added(cold_sides[2]) / 1e3,
+        what, cold_added(ours) / cold_added(cold_sides[1]), cold_added(ours) / 1e3,
         cold_added(cold_sides[1]) / 1e3);
-  }
+  };
+  cold_ratio("sandgate", cold_sides[2]);
+  cold_ratio("sandgate-crosscpu", cold_sides[3]);
 
   // The stream: C++ sender (sandbox_probe) and receiver (Sink) on both sides, alternated over
   // five rounds; each side's median, since one slow round on a 2-CPU machine is noise.

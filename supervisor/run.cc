@@ -59,6 +59,9 @@ struct Mediation {
   std::string policy_save_refused;          // why the --policy file is not saved to, if it is not
   // --publish: bound before the first run, started at "ready" and stopped at the end of each.
   PublishRelay* publish = nullptr;
+  // Keep each notification's round trip on one CPU (NotifyWakeUps::same_cpu); false:
+  // SANDGATE_SAME_CPU_ROUND_TRIP=off, for measuring the difference.
+  bool same_cpu_round_trip = true;
 };
 
 // A denial's line goes where the command's stderr goes: through the pump as process/output in
@@ -126,6 +129,12 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
   bool controller_gone = false;
   base::Status started = base::Ok{};
   {
+    // First of the loop's handles: its prepare handle must run after every other (direct_wait.h).
+    std::optional<DirectWait> same_cpu;
+    if (mediation != nullptr && mediation->mediate && mediation->same_cpu_round_trip) {
+      same_cpu.emplace(&loop);
+      if (auto s = same_cpu->Start(); !s) return s.Err();
+    }
     SandboxChild child(&loop);
     std::unique_ptr<Mediator> mediator;
     std::unique_ptr<JsonRpcApprover> rpc;
@@ -224,6 +233,7 @@ base::Result<RunOutcome> RunOnce(const Pipeline& pipeline, pipelines::InnerActio
     }
     if (mediation != nullptr && mediation->mediate) {
       MediatorOptions options = mediation->options;
+      if (same_cpu) options.same_cpu = &*same_cpu;
       if (mediation->explain_denials) {
         options.explain_denial = [&pump](const std::string& line) { WriteDenialLine(pump.get(), line); };
       }
@@ -333,6 +343,8 @@ int RunSandbox(const RunConfig& config) {
     options.dns_strict = config.dns_strict;
     const char* sync_wake_up = std::getenv("SANDGATE_SECCOMP_SYNC_WAKE_UP");
     options.sync_wake_up = sync_wake_up == nullptr || std::string_view(sync_wake_up) != "off";
+    const char* same_cpu = std::getenv("SANDGATE_SAME_CPU_ROUND_TRIP");
+    mediation.same_cpu_round_trip = same_cpu == nullptr || std::string_view(same_cpu) != "off";
     // The sandbox sees the host's resolv.conf (the root is bound read-only): its nameservers are
     // where the forwarder listens inside, and the first is the default upstream outside.
     auto resolv_conf = base::ReadFile("/etc/resolv.conf");

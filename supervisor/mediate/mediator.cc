@@ -56,7 +56,7 @@ Mediator::~Mediator() { Close(); }
 base::Status Mediator::Attach(base::UniqueFd listener, pid_t sandbox_pid) {
   listener_ = std::make_unique<NotifyListener>(
       loop_, std::move(listener), [this](const Notification& n) { OnNotification(n); },
-      options_.sync_wake_up ? NotifyListener::SyncWakeUp::kAsk : NotifyListener::SyncWakeUp::kDoNot);
+      NotifyWakeUps{options_.sync_wake_up, options_.same_cpu});
   if (auto started = listener_->Start(); !started) return started;
   if (!options_.own_network_namespace) {
     // Sharing the host's network, the command has nothing local to reach: every connect and

@@ -54,6 +54,9 @@ struct MediatorOptions {
   // Answers as synchronous wake-ups where the kernel can (notify.h); false for measuring the
   // difference (SANDGATE_SECCOMP_SYNC_WAKE_UP=off).
   bool sync_wake_up = true;
+  // The run's DirectWait, to keep each notification's round trip on one CPU (NotifyWakeUps);
+  // null: off (SANDGATE_SAME_CPU_ROUND_TRIP=off, for measuring the difference).
+  DirectWait* same_cpu = nullptr;
   // --explain-denials: called with the line of each denied destination, once per destination
   // (approvals/denial_line.h), before the command's syscall fails; empty: off.
   std::function<void(const std::string& line)> explain_denial;

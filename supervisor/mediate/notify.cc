@@ -12,18 +12,17 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "base/seccomp_abi.h"
+#include "supervisor/mediate/stay_on_this_cpu.h"
 
 namespace sandgate::supervisor {
 
 NotifyListener::NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler,
-                               SyncWakeUp sync_wake_up)
-    : loop_(loop),
-      fd_(std::move(listener)),
-      handler_(std::move(handler)),
-      sync_wake_up_(sync_wake_up) {}
+                               NotifyWakeUps wake_ups)
+    : loop_(loop), fd_(std::move(listener)), handler_(std::move(handler)), wake_ups_(wake_ups) {}
 
 base::Status NotifyListener::Start() {
   seccomp_notif_sizes sizes{};
@@ -31,7 +30,7 @@ base::Status NotifyListener::Start() {
     return base::ErrnoError("seccomp(SECCOMP_GET_NOTIF_SIZES)");
   }
   recv_buffer_.assign(std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), 0);
-  if (sync_wake_up_ == SyncWakeUp::kAsk) {
+  if (wake_ups_.sync) {
     // EINVAL before Linux 6.6: answers are then ordinary wake-ups, correct and slower.
     const bool set = ::ioctl(fd_.Get(), base::kSeccompNotifSetFlags, base::kSeccompSyncWakeUp) == 0;
     spdlog::debug("seccomp listener: synchronous wake-ups {}",
@@ -52,10 +51,12 @@ base::Status NotifyListener::Start() {
     // Every task that used the filter is gone: nothing will ever arrive again.
     if (events & UV_DISCONNECT) self->Close();
   });
+  if (wake_ups_.same_cpu != nullptr) wake_ups_.same_cpu->Watch(fd_.Get());
   return base::Ok{};
 }
 
 void NotifyListener::Close() noexcept {
+  if (wake_ups_.same_cpu != nullptr) wake_ups_.same_cpu->Unwatch(fd_.Get());
   if (poll_) poll_->Close();
   poll_ = nullptr;
 }
@@ -137,6 +138,10 @@ base::Status NotifyListener::InstallFd(std::uint64_t id, int source_fd, int targ
   addfd.srcfd = static_cast<std::uint32_t>(source_fd);
   addfd.newfd = static_cast<std::uint32_t>(target_fd);
   addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  // ADDFD waits until the thread has installed the fd; the thread's wake-up of that wait is an
+  // ordinary one, which moves the supervisor to the other CPU. Staying put, it resumes here.
+  std::optional<StayOnThisCpu> stay;
+  if (wake_ups_.same_cpu != nullptr) stay.emplace();
   if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
     return base::ErrnoError("SECCOMP_IOCTL_NOTIF_ADDFD(id=" + std::to_string(id) +
                             ", fd=" + std::to_string(target_fd) + ")");

@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "supervisor/loop/direct_wait.h"
 #include "supervisor/loop/uv_handle.h"
 
 namespace sandgate::supervisor {
@@ -22,6 +23,19 @@ struct Notification {
   std::array<std::uint64_t, 6> args{};
 };
 
+// How the supervisor and the sandbox's threads wake each other.
+struct NotifyWakeUps {
+  // Hand each answered thread the CPU directly (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6),
+  // where the kernel has it. It halves the cost of an allowed connect here; the supervisor goes
+  // back to waiting right after an answer, so the CPU is free to take.
+  bool sync = true;
+  // Not null: keep each round trip on one CPU. The loop sleeps on the listener itself, so a
+  // notification wakes the supervisor where the notifying thread just blocked (direct_wait.h),
+  // and the supervisor stays on that CPU while the thread installs a socket (InstallFd), rather
+  // than being moved to the other CPU when the thread wakes it. Needs `sync` to matter.
+  DirectWait* same_cpu = nullptr;
+};
+
 // The seccomp listener on the loop. Receives every pending notification as soon as the fd is
 // readable and hands each to the handler, which must answer it exactly once, now or later, with
 // one of the Respond* calls (an answer to a notification whose thread was interrupted or died is
@@ -30,13 +44,7 @@ class NotifyListener {
  public:
   using Handler = std::function<void(const Notification&)>;
 
-  // kAsk: hand each answered thread the CPU directly (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
-  // Linux 6.6), where the kernel has it. It halves the cost of an allowed connect here; the
-  // supervisor goes back to waiting right after an answer, so the CPU is free to take.
-  enum class SyncWakeUp { kAsk, kDoNot };
-
-  NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler,
-                 SyncWakeUp sync_wake_up = SyncWakeUp::kAsk);
+  NotifyListener(uv_loop_t* loop, base::UniqueFd listener, Handler handler, NotifyWakeUps wake_ups);
   ~NotifyListener() { Close(); }
   NotifyListener(const NotifyListener&) = delete;
   NotifyListener& operator=(const NotifyListener&) = delete;
@@ -73,7 +81,7 @@ class NotifyListener {
   // (SECCOMP_GET_NOTIF_SIZES); receive into a buffer of the kernel's size.
   std::vector<std::uint8_t> recv_buffer_;
   Handler handler_;
-  SyncWakeUp sync_wake_up_;
+  NotifyWakeUps wake_ups_;
   UvHandle<uv_poll_t>* poll_ = nullptr;
 };
 

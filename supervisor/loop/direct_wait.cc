@@ -1,0 +1,61 @@
+#include "supervisor/loop/direct_wait.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+
+// uv_backend_timeout answers 0 while fds wait to be added to libuv's epoll set, so that the
+// epoll fd slept on here reflects every started watcher. Checked against libuv 1.44's
+// src/unix/core.c; a libuv that polls through io_uring (1.45+) may keep readiness elsewhere.
+#if UV_VERSION_MAJOR != 1 || UV_VERSION_MINOR > 44
+#error "DirectWait relies on libuv 1.44's epoll backend: check uv_backend_timeout and uv__io_poll"
+#endif
+
+namespace sandgate::supervisor {
+
+base::Status DirectWait::Start() {
+  prepare_ = UvHandle<uv_prepare_t>::Create();
+  if (const int rc = uv_prepare_init(loop_, prepare_->Get()); rc != 0) {
+    prepare_->Close();
+    prepare_ = nullptr;
+    return base::Error{-rc, "uv_prepare_init(direct wait)"};
+  }
+  prepare_->Bind(this);
+  uv_prepare_start(prepare_->Get(), [](uv_prepare_t* h) noexcept {
+    static_cast<DirectWait*>(UvHandle<uv_prepare_t>::From(h)->Owner())->BeforePoll();
+  });
+  uv_unref(prepare_->Base());
+  return base::Ok{};
+}
+
+void DirectWait::Close() noexcept {
+  if (prepare_ != nullptr) prepare_->Close();
+  prepare_ = nullptr;
+  fds_.clear();
+}
+
+void DirectWait::Watch(int fd) {
+  if (std::find(fds_.begin(), fds_.end(), fd) == fds_.end()) fds_.push_back(fd);
+}
+
+void DirectWait::Unwatch(int fd) noexcept { std::erase(fds_, fd); }
+
+void DirectWait::BeforePoll() noexcept {
+  if (fds_.empty()) return;  // nothing to gain over libuv's own wait
+  const int timeout = uv_backend_timeout(loop_);
+  if (timeout == 0) return;  // libuv will not sleep either
+  constexpr std::size_t kMaxFds = 8;
+  std::array<pollfd, kMaxFds + 1> set{};
+  set[0] = {uv_backend_fd(loop_), POLLIN, 0};
+  const std::size_t count = std::min(fds_.size(), kMaxFds);
+  for (std::size_t i = 0; i < count; ++i) set[i + 1] = {fds_[i], POLLIN, 0};
+  ++sleeps_;
+  // Whatever wakes it (a watched fd, the epoll set, a signal, the timeout), libuv's own poll
+  // comes next; it sleeps on as usual if the wake-up was for nothing libuv watches.
+  static_cast<void>(::poll(set.data(), count + 1, timeout));
+  // The sleep took time libuv did not see: its timers and its own poll's timeout count from now.
+  uv_update_time(loop_);
+}
+
+}  // namespace sandgate::supervisor
