@@ -73,13 +73,14 @@ void Mediator::HandleUnixConnect(std::unique_ptr<Request> request) noexcept {
   // The path is resolved once, in the sandbox's view (its root and the calling thread's cwd),
   // to the socket inode it names; the rule is matched against that canonical path and sandgate
   // connects to that very inode. A symlink or a swapped path cannot redirect it afterwards.
-  auto view = OpenProcessFsView(request->notification.tid);
+  const std::string& path = *request->destination.unix_path;
+  auto view = path.front() == '/' ? OpenProcessRootView(request->notification.tid)
+                                  : OpenProcessFsView(request->notification.tid);
   if (!view.Ok()) return listener_->RespondError(id, ESRCH);
   // The tid could have died and been reused between the read and the open: only a still-valid
   // notification proves the view belongs to the caller.
   if (!StillHeld(id)) return;
-  auto resolved = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path,
-                                   *request->destination.unix_path);
+  auto resolved = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path, path);
   if (!resolved.Ok()) return listener_->RespondError(id, resolved.Err().errnum);
   request->destination.unix_path = resolved->path;
   request->unix_target = std::move(resolved->handle);

@@ -313,11 +313,19 @@ base::Result<ResolvedPath> ResolveInSandbox(int root_fd, int cwd_fd, std::string
   return ResolvedPath{std::move(canonical), std::move(*handle)};
 }
 
+base::Result<ProcessFsView> OpenProcessRootView(pid_t pid) {
+  const std::string root = "/proc/" + std::to_string(pid) + "/root";
+  ProcessFsView view;
+  view.root.Reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!view.root) return base::ErrnoError("open(" + root + ")");
+  return view;
+}
+
 base::Result<ProcessFsView> OpenProcessFsView(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
-  ProcessFsView view;
-  view.root.Reset(::open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!view.root) return base::ErrnoError("open(" + proc + "/root)");
+  auto rooted = OpenProcessRootView(pid);
+  if (!rooted) return rooted.Err();
+  ProcessFsView view = std::move(*rooted);
   view.cwd.Reset(::open((proc + "/cwd").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!view.cwd) return base::ErrnoError("open(" + proc + "/cwd)");
   auto cwd_id = IdentityOf(view.cwd.Get());

@@ -51,6 +51,10 @@ struct ProcessFsView {
   std::string cwd_path;
 };
 [[nodiscard]] base::Result<ProcessFsView> OpenProcessFsView(pid_t pid);
+// Only the root of that view (`cwd` invalid, `cwd_path` empty): all an absolute path needs,
+// since resolving one never involves the cwd. Spares finding the cwd's path, which is a walk
+// of its own for every attempt.
+[[nodiscard]] base::Result<ProcessFsView> OpenProcessRootView(pid_t pid);
 
 // Connects a new AF_UNIX socket of `type` (SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM; anything else
 // is EINVAL) to the socket inode `handle` refers to, by connecting to "/proc/self/fd/N": the kernel

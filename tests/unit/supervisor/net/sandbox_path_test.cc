@@ -398,6 +398,35 @@ TEST(OpenProcessFsViewTest, CwdOutsideTheRootIsRefused) {
   EXPECT_EQ(view.Err().errnum, ENOENT) << view.Err().Message();
 }
 
+TEST(OpenProcessRootViewTest, ResolvesAbsolutePathsInTheProcesssRootAndNoRelativeOnes) {
+  TempDir root;
+  fs::create_directories(root / "jail/run");
+  ChrootedChild child(root / "jail", "");  // the cwd outside the root matters to no absolute path
+  if (child.Error() == EPERM) GTEST_SKIP() << "chroot needs CAP_SYS_CHROOT";
+  ASSERT_EQ(child.Error(), 0) << std::strerror(child.Error());
+  auto view = OpenProcessRootView(child.Pid());
+  ASSERT_TRUE(view) << view.Err().Message();
+  EXPECT_TRUE(SameFile(view->root, root / "jail"));
+  EXPECT_FALSE(view->cwd);
+  EXPECT_EQ(view->cwd_path, "");
+  auto absolute = ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path, "/run");
+  ASSERT_TRUE(absolute) << absolute.Err().Message();
+  EXPECT_EQ(absolute->path, "/run");
+  EXPECT_TRUE(SameFile(absolute->handle, root / "jail/run"));
+  // Without a cwd, a relative path has nothing to start from.
+  EXPECT_FALSE(ResolveInSandbox(view->root.Get(), view->cwd.Get(), view->cwd_path, "run"));
+}
+
+TEST(OpenProcessRootViewTest, AGoneProcessHasNoView) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+  auto view = OpenProcessRootView(pid);
+  ASSERT_FALSE(view);
+  EXPECT_EQ(view.Err().errnum, ENOENT);
+}
+
 std::string FindInPath(const std::string& name) {
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
