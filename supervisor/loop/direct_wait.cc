@@ -5,14 +5,16 @@
 #include <algorithm>
 #include <array>
 
-// uv_backend_timeout answers 0 while fds wait to be added to libuv's epoll set, so that the
-// epoll fd slept on here reflects every started watcher. Checked against libuv 1.44's
-// src/unix/core.c; a libuv that polls through io_uring (1.45+) may keep readiness elsewhere.
-#if UV_VERSION_MAJOR != 1 || UV_VERSION_MINOR > 44
-#error "DirectWait relies on libuv 1.44's epoll backend: check uv_backend_timeout and uv__io_poll"
-#endif
-
 namespace sandgate::supervisor {
+
+// What this relies on: uv_backend_timeout answers 0 while started watchers wait to be added to
+// libuv's epoll set (so the epoll fd slept on here reflects every one of them), and all of
+// libuv's readiness is in that epoll set. Checked in libuv 1.44's src/unix/core.c and epoll.c,
+// Debian 12's; any other libuv is left to wait alone until it is checked too.
+bool DirectWait::Checked() noexcept {
+  constexpr unsigned kChecked = (1U << 8) | 44U;  // major, minor
+  return ((UV_VERSION_HEX >> 8) == kChecked) && ((uv_version() >> 8) == kChecked);
+}
 
 base::Status DirectWait::Start() {
   prepare_ = UvHandle<uv_prepare_t>::Create();
@@ -42,10 +44,10 @@ void DirectWait::Watch(int fd) {
 void DirectWait::Unwatch(int fd) noexcept { std::erase(fds_, fd); }
 
 void DirectWait::BeforePoll() noexcept {
-  if (fds_.empty()) return;  // nothing to gain over libuv's own wait
+  if (fds_.empty() || !Checked()) return;  // nothing to gain, or not known to be safe
   const int timeout = uv_backend_timeout(loop_);
   if (timeout == 0) return;  // libuv will not sleep either
-  constexpr std::size_t kMaxFds = 8;
+  constexpr std::size_t kMaxFds = 8;  // more are woken through the epoll set only
   std::array<pollfd, kMaxFds + 1> set{};
   set[0] = {uv_backend_fd(loop_), POLLIN, 0};
   const std::size_t count = std::min(fds_.size(), kMaxFds);

@@ -44,6 +44,10 @@ class DirectWait {
   void Watch(int fd);
   void Unwatch(int fd) noexcept;
 
+  // Whether this libuv is one whose loop this was checked against (direct_wait.cc); with any
+  // other, it never sleeps and the loop waits in libuv alone.
+  [[nodiscard]] static bool Checked() noexcept;
+
   // How many times the loop went to sleep here (for tests).
   [[nodiscard]] unsigned long Sleeps() const noexcept { return sleeps_; }
 
