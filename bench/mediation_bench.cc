@@ -156,12 +156,19 @@ int main(int argc, char** argv) {
   std::vector<std::string> sandgate_plain = Sandboxed(sandgate_options, bench);
   sandgate_plain.insert(sandgate_plain.begin(),
                         {"/usr/bin/env", "SANDGATE_SECCOMP_SYNC_WAKE_UP=off"});
+  // sandgate-crosscpu: without keeping each round trip on one CPU (NotifyWakeUps::same_cpu).
+  auto cross_cpu = [&](const std::vector<std::string>& probe_args) {
+    std::vector<std::string> program = Sandboxed(sandgate_options, probe_args);
+    program.insert(program.begin(), {"/usr/bin/env", "SANDGATE_SAME_CPU_ROUND_TRIP=off"});
+    return program;
+  };
   std::vector<Side> sides = {
       {"bare", with({SANDGATE_BENCH_PROBE}), 0, ""},
       {"minimal", with({SANDGATE_BENCH_MINIMAL}), 0, ""},
       {"minimal+sync", with({SANDGATE_BENCH_MINIMAL, "--sync-wakeup"}), 0, ""},
       {"sandgate", Sandboxed(sandgate_options, bench), 0, ""},
       {"sandgate-nosync", sandgate_plain, 0, ""},
+      {"sandgate-crosscpu", cross_cpu(bench), 0, ""},
   };
   auto measure_rounds = [&](std::vector<Side>& set, const char* label) {
     for (int round = 0; round < kRounds; ++round) {
@@ -194,6 +201,7 @@ int main(int argc, char** argv) {
   ratio("sandgate/minimal", sides[3], sides[1], " (goal <= 1.0)");
   ratio("sandgate/minimal+sync", sides[3], sides[2], " (both with synchronous wake-ups)");
   ratio("sandgate-nosync/minimal", sides[4], sides[1], " (both without)");
+  ratio("sandgate-crosscpu/minimal", sides[5], sides[1], " (sandgate without the same-CPU round trip)");
   if (bare_ns > 0) {
     std::printf(
         "ratio allowed/bare connect = %.2f (for information: below the floor of this "
@@ -210,15 +218,11 @@ int main(int argc, char** argv) {
     program.insert(program.end(), cold.begin(), cold.end());
     return program;
   };
-  // sandgate-crosscpu: without keeping each round trip on one CPU (NotifyWakeUps::same_cpu).
-  std::vector<std::string> sandgate_cross_cpu = Sandboxed(sandgate_options, cold);
-  sandgate_cross_cpu.insert(sandgate_cross_cpu.begin(),
-                            {"/usr/bin/env", "SANDGATE_SAME_CPU_ROUND_TRIP=off"});
   std::vector<Side> cold_sides = {
       {"bare", with_cold({SANDGATE_BENCH_PROBE}), 0, ""},
       {"minimal+sync", with_cold({SANDGATE_BENCH_MINIMAL, "--sync-wakeup"}), 0, ""},
       {"sandgate", Sandboxed(sandgate_options, cold), 0, ""},
-      {"sandgate-crosscpu", sandgate_cross_cpu, 0, ""},
+      {"sandgate-crosscpu", cross_cpu(cold), 0, ""},
   };
   measure_rounds(cold_sides, "connect+close after 2 ms of work");
   const double cold_bare_ns = cold_sides[0].total_ns;
