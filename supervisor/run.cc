@@ -341,10 +341,13 @@ int RunSandbox(const RunConfig& config) {
     options.approval_timeout = config.approval_timeout;
     options.proxy = config.proxy;
     options.dns_strict = config.dns_strict;
-    const char* sync_wake_up = std::getenv("SANDGATE_SECCOMP_SYNC_WAKE_UP");
-    options.sync_wake_up = sync_wake_up == nullptr || std::string_view(sync_wake_up) != "off";
-    const char* same_cpu = std::getenv("SANDGATE_SAME_CPU_ROUND_TRIP");
-    mediation.same_cpu_round_trip = same_cpu == nullptr || std::string_view(same_cpu) != "off";
+    // Switches for measuring: on unless set to "off".
+    auto switched_on = [](const char* name) {
+      const char* value = std::getenv(name);
+      return value == nullptr || std::string_view(value) != "off";
+    };
+    options.sync_wake_up = switched_on("SANDGATE_SECCOMP_SYNC_WAKE_UP");
+    mediation.same_cpu_round_trip = switched_on("SANDGATE_SAME_CPU_ROUND_TRIP");
     // The sandbox sees the host's resolv.conf (the root is bound read-only): its nameservers are
     // where the forwarder listens inside, and the first is the default upstream outside.
     auto resolv_conf = base::ReadFile("/etc/resolv.conf");

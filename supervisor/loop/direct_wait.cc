@@ -17,6 +17,7 @@ bool DirectWait::Checked() noexcept {
 }
 
 base::Status DirectWait::Start() {
+  if (!Checked()) return base::Ok{};  // no sleep of its own: the loop waits in libuv alone
   prepare_ = UvHandle<uv_prepare_t>::Create();
   if (const int rc = uv_prepare_init(loop_, prepare_->Get()); rc != 0) {
     prepare_->Close();
@@ -44,7 +45,7 @@ void DirectWait::Watch(int fd) {
 void DirectWait::Unwatch(int fd) noexcept { std::erase(fds_, fd); }
 
 void DirectWait::BeforePoll() noexcept {
-  if (fds_.empty() || !Checked()) return;  // nothing to gain, or not known to be safe
+  if (fds_.empty()) return;  // nothing to gain over libuv's own wait
   const int timeout = uv_backend_timeout(loop_);
   if (timeout == 0) return;  // libuv will not sleep either
   constexpr std::size_t kMaxFds = 8;  // more are woken through the epoll set only

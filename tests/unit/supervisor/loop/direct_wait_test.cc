@@ -60,6 +60,15 @@ class DirectWaitTest : public ::testing::Test {
         },
         ms, 0);
   }
+  // Runs the loop while another thread writes `byte` to the pipe 20 ms from now.
+  void RunWhileWritingSoon(char byte) {
+    std::thread writer([fd = write_end_.Get(), byte] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      EXPECT_EQ(::write(fd, &byte, 1), 1);
+    });
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    writer.join();
+  }
   // Until libuv has added a started watcher to its epoll set it does not sleep, nor does this:
   // one round without waiting adds it.
   void AddWatchersToEpoll() { uv_run(&loop_, UV_RUN_NOWAIT); }
@@ -95,12 +104,7 @@ TEST_F(DirectWaitTest, AWatchedFdWakesTheLoopAndLibuvsWatcherRuns) {
   wait_->Watch(read_end_.Get());
   EndAfter(30'000);  // a safety net only: the byte must end the loop long before
   AddWatchersToEpoll();
-  std::thread writer([fd = write_end_.Get()] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_EQ(::write(fd, "x", 1), 1);
-  });
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  writer.join();
+  RunWhileWritingSoon('x');
   EXPECT_EQ(received_, 'x');
   EXPECT_FALSE(timer_fired_);
   EXPECT_GE(wait_->Sleeps(), 1u);
@@ -117,12 +121,7 @@ TEST_F(DirectWaitTest, AFdOnlyLibuvWatchesStillWakesTheLoop) {
   wait_->Watch(other_read.Get());  // never readable
   EndAfter(30'000);
   AddWatchersToEpoll();
-  std::thread writer([fd = write_end_.Get()] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_EQ(::write(fd, "y", 1), 1);
-  });
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  writer.join();
+  RunWhileWritingSoon('y');
   EXPECT_EQ(received_, 'y');
   EXPECT_FALSE(timer_fired_);
 }
