@@ -160,7 +160,13 @@ Mediator::Placed Mediator::Place(const Request& request, const base::UniqueFd& s
   if (!request.shape.nonblocking) ::fcntl(socket.Get(), F_SETFL, 0);
   const auto id = request.notification.id;
   bool cloexec = FdCloexec(request.pid, ProcDirOf(request.pid), request.fd);
-  if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec); !installed) {
+  // Others in hand: requests waiting for their decision (this one has left the table), or more
+  // notifications queued in the receive this runs in.
+  const RoundTrip round_trip = waiting_.empty() && !listener_->MoreQueued()
+                                   ? RoundTrip::kAlone
+                                   : RoundTrip::kInABurst;
+  if (auto installed = listener_->InstallFd(id, socket.Get(), request.fd, cloexec, round_trip);
+      !installed) {
     // ENOENT: the caller was interrupted or is gone (then nobody reads this answer).
     spdlog::debug("{}", installed.Err().Message());
     const bool interrupted = installed.Err().errnum == ENOENT;

@@ -82,12 +82,20 @@ void NotifyListener::OnReadable() noexcept {
     n.tid = static_cast<pid_t>(notif.pid);
     n.syscall = notif.data.nr;
     for (size_t i = 0; i < n.args.size(); ++i) n.args[i] = notif.data.args[i];
+    // Whether another follows is asked before the handler runs, so that it knows (MoreQueued).
+    // One that arrives while the handler runs is received on the loop's next round, as it
+    // would be after the 16th: the fd is level-triggered.
+    more_queued_ = ++received < kReceivedPerWakeUp && Readable();
     handler_(n);
-    if (++received == kReceivedPerWakeUp) return;  // the loop's poll asks again
-    // A non-blocking check for more: the listener fd has no O_NONBLOCK mode, so ask poll.
-    pollfd p{fd_.Get(), POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) return;
+    if (!more_queued_) return;  // the loop's poll asks again
+    more_queued_ = false;
   }
+}
+
+bool NotifyListener::Readable() const noexcept {
+  // A non-blocking check: the listener fd has no O_NONBLOCK mode, so ask poll.
+  pollfd p{fd_.Get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
 bool NotifyListener::IdValid(std::uint64_t id) const noexcept {
@@ -131,7 +139,7 @@ void NotifyListener::RespondContinue(std::uint64_t id) noexcept {
 }
 
 base::Status NotifyListener::InstallFd(std::uint64_t id, int source_fd, int target_fd,
-                                       bool cloexec) noexcept {
+                                       bool cloexec, RoundTrip round_trip) noexcept {
   seccomp_notif_addfd addfd{};
   addfd.id = id;
   addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
@@ -141,7 +149,7 @@ base::Status NotifyListener::InstallFd(std::uint64_t id, int source_fd, int targ
   // ADDFD waits until the thread has installed the fd; the thread's wake-up of that wait is an
   // ordinary one, which moves the supervisor to the other CPU. Staying put, it resumes here.
   std::optional<StayOnThisCpu> stay;
-  if (wake_ups_.same_cpu != nullptr) stay.emplace();
+  if (wake_ups_.same_cpu != nullptr && round_trip == RoundTrip::kAlone) stay.emplace();
   if (::ioctl(fd_.Get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
     return base::ErrnoError("SECCOMP_IOCTL_NOTIF_ADDFD(id=" + std::to_string(id) +
                             ", fd=" + std::to_string(target_fd) + ")");

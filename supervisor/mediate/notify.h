@@ -36,6 +36,12 @@ struct NotifyWakeUps {
   DirectWait* same_cpu = nullptr;
 };
 
+// Whether the supervisor has anything else in hand while it installs a socket. Only a round trip
+// alone is held on one CPU: in a burst the supervisor does not sleep between answers, so the
+// scheduler has nothing to move, and the hold would only cost its three syscalls per socket
+// (measured: ~10 % fewer decisions/s in a burst of 1,000 approvals).
+enum class RoundTrip { kAlone, kInABurst };
+
 // The seccomp listener on the loop. Receives every pending notification as soon as the fd is
 // readable and hands each to the handler, which must answer it exactly once, now or later, with
 // one of the Respond* calls (an answer to a notification whose thread was interrupted or died is
@@ -68,11 +74,15 @@ class NotifyListener {
   void RespondContinue(std::uint64_t id) noexcept;
   // Installs `source_fd` (ours) in the target at exactly `target_fd`, replacing what was there.
   [[nodiscard]] base::Status InstallFd(std::uint64_t id, int source_fd, int target_fd,
-                                       bool cloexec) noexcept;
+                                       bool cloexec, RoundTrip round_trip) noexcept;
+  // While the handler runs: whether this wake-up's receive has another notification queued
+  // behind the one handed over (it is received next, before the loop goes round).
+  [[nodiscard]] bool MoreQueued() const noexcept { return more_queued_; }
 
  private:
   static constexpr int kReceivedPerWakeUp = 16;
   void OnReadable() noexcept;
+  [[nodiscard]] bool Readable() const noexcept;
   bool Send(std::uint64_t id, std::int64_t value, int error, std::uint32_t flags) noexcept;
 
   uv_loop_t* loop_;
@@ -83,6 +93,7 @@ class NotifyListener {
   Handler handler_;
   NotifyWakeUps wake_ups_;
   UvHandle<uv_poll_t>* poll_ = nullptr;
+  bool more_queued_ = false;
 };
 
 }  // namespace sandgate::supervisor
