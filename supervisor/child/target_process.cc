@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -78,11 +79,13 @@ std::optional<pid_t> ThreadGroupOf(pid_t tid) {
   return static_cast<pid_t>(tgid);
 }
 
-bool IsThreadOf(pid_t tgid, int proc_dir, pid_t tid) {
-  char name[32];
-  std::snprintf(name, sizeof name, "task/%d", static_cast<int>(tid));
-  const ProcFile file(tgid, proc_dir, name);
-  return ::faccessat(file.Dir(), file.path.c_str(), F_OK, 0) == 0;
+bool IsThreadOf(pid_t tgid, int pidfd, pid_t tid) {
+  // The kernel looks for the thread within the group before it checks the permission to signal
+  // it: EPERM also means "found", only ESRCH means "not there". No signal is sent.
+  const int rc = ::tgkill(tgid, tid, 0);
+  if (rc != 0 && errno != EPERM) return false;
+  // Asked after the signal: a process running now was running then, and held the number.
+  return ProcessRunning(pidfd);
 }
 
 bool FdCloexec(pid_t pid, int proc_dir, int fd) {

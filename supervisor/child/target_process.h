@@ -16,13 +16,15 @@ namespace sandgate::supervisor {
 // thread id; fd tables, memory and pidfd_open work per process. Read from /proc/TID/status.
 [[nodiscard]] std::optional<pid_t> ThreadGroupOf(pid_t tid);
 // The process's /proc directory (O_PATH), opened while `pidfd`'s process still runs, so that it
-// can never be another process that took the pid later; invalid if it could not be. The
-// functions below take it as `proc_dir`, or -1 to go by /proc/PID.
+// can never be another process that took the pid later; invalid if it could not be. The /proc
+// reads below take it as `proc_dir`, or -1 to go by /proc/PID.
 [[nodiscard]] base::UniqueFd OpenProcDir(pid_t pid, int pidfd);
 
-// Is `tid` a thread of process `tgid` (/proc/TGID/task/TID exists)? A lookup, where
-// ThreadGroupOf has the kernel print a whole status file: for the processes already known.
-[[nodiscard]] bool IsThreadOf(pid_t tgid, int proc_dir, pid_t tid);
+// Is `tid` a thread of process `tgid`, whose pidfd is `pidfd`? One null signal (tgkill(2) finds
+// the thread only in that thread group) where ThreadGroupOf has the kernel print a whole status
+// file: for the processes already known. The pidfd, still running after the answer, makes sure
+// that `tgid` was that process's and not another's that took the number.
+[[nodiscard]] bool IsThreadOf(pid_t tgid, int pidfd, pid_t tid);
 
 // FD_CLOEXEC of the process's fd `fd` (/proc/PID/fdinfo/FD): fd flags are per fd, so a copy
 // of the file cannot tell. False when it cannot be read.

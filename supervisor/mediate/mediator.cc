@@ -167,7 +167,7 @@ std::optional<pid_t> Mediator::KnownThreadGroupOf(pid_t tid) const noexcept {
   constexpr std::size_t kTried = 8;
   if (processes_.size() > kTried) return std::nullopt;
   for (const auto& [tgid, process] : processes_) {
-    if (IsThreadOf(tgid, process->proc_dir.Get(), tid)) return tgid;
+    if (IsThreadOf(tgid, process->pidfd.Get(), tid)) return tgid;
   }
   return std::nullopt;
 }

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,12 +36,49 @@ TEST(TargetProcessTest, ProcDirAnswersAsThePathDoes) {
   ASSERT_FALSE(by_dir.argv.empty());
   EXPECT_EQ(ReadProcessExe(self, dir.Get()), by_path.exe);
 
-  pid_t other_thread = 0;
-  std::thread([&] { other_thread = static_cast<pid_t>(::syscall(SYS_gettid)); }).join();
-  pid_t this_thread = static_cast<pid_t>(::syscall(SYS_gettid));
-  EXPECT_TRUE(IsThreadOf(self, dir.Get(), this_thread));
-  EXPECT_TRUE(IsThreadOf(self, -1, this_thread));
-  EXPECT_FALSE(IsThreadOf(self, dir.Get(), other_thread));  // it has exited
+}
+
+TEST(TargetProcessTest, IsThreadOfFindsTheProcessesOwnThreadsOnly) {
+  const pid_t self = ::getpid();
+  base::UniqueFd pidfd = PidfdOf(self);
+  ASSERT_TRUE(pidfd.Valid());
+  pid_t gone_thread = 0;
+  std::thread([&] { gone_thread = static_cast<pid_t>(::syscall(SYS_gettid)); }).join();
+  const pid_t this_thread = static_cast<pid_t>(::syscall(SYS_gettid));
+  EXPECT_TRUE(IsThreadOf(self, pidfd.Get(), this_thread));
+  EXPECT_FALSE(IsThreadOf(self, pidfd.Get(), gone_thread));
+
+  // A live thread of another process is not ours, and ours are not the other's.
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::thread([&] {
+      const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+      if (::write(ready[1], &tid, sizeof tid) != sizeof tid) _exit(1);
+      ::pause();
+    }).detach();
+    ::pause();
+    _exit(0);
+  }
+  ::close(ready[1]);
+  pid_t child_thread = 0;
+  ASSERT_EQ(::read(ready[0], &child_thread, sizeof child_thread),
+            static_cast<ssize_t>(sizeof child_thread));
+  ::close(ready[0]);
+  base::UniqueFd child_pidfd = PidfdOf(child);
+  ASSERT_TRUE(child_pidfd.Valid());
+  EXPECT_TRUE(IsThreadOf(child, child_pidfd.Get(), child_thread));
+  EXPECT_FALSE(IsThreadOf(self, pidfd.Get(), child_thread));
+  EXPECT_FALSE(IsThreadOf(child, child_pidfd.Get(), this_thread));
+
+  // Once the process has exited, nothing is its thread any more, even while its pid is a zombie's.
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_FALSE(IsThreadOf(child, child_pidfd.Get(), child));
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
 }
 
 TEST(TargetProcessTest, FdCloexecReadsTheFlagOfThatFd) {
