@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -55,6 +57,20 @@ base::Result<Identity> IdentityAt(int dir_fd, const char* name, int flags) {
 }
 
 base::Result<Identity> IdentityOf(int fd) { return IdentityAt(fd, "", AT_EMPTY_PATH); }
+
+// Does the kernel's own lookup, confined to `root_fd` as the walk below is (RESOLVE_IN_ROOT:
+// absolute symlinks and ".." stop at it; magic links refused), find nothing at the absolute
+// `path`? Then the walk would end at the same missing name, and one openat2 spares it: most
+// unix connects a program makes are to sockets that are not there (a C library's nscd socket,
+// twice per process). Only that answer is trusted; anything else (found, a magic link, a race
+// with a rename, no openat2) leaves the answer to the walk.
+bool MissingInRoot(int root_fd, const std::string& path) {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  base::UniqueFd found(static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how)));
+  return !found && errno == ENOENT;
+}
 
 base::Result<base::UniqueFd> DupCloexec(int fd) {
   base::UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
@@ -256,6 +272,9 @@ base::Result<ResolvedPath> ResolveInSandbox(int root_fd, int cwd_fd, std::string
   if (path.empty()) return base::Error{ENOENT, "empty path"};
   if (path.size() >= PATH_MAX) return base::Error{ENAMETOOLONG, "path too long"};
   if (path.find('\0') != std::string_view::npos) return base::Error{EINVAL, "NUL in path"};
+  if (path.front() == '/' && MissingInRoot(root_fd, std::string(path))) {
+    return base::Error{ENOENT, "openat2(" + std::string(path) + ")"};
+  }
   auto root_id = IdentityOf(root_fd);
   if (!root_id) return root_id.Err();
   Walker walker(root_fd, *root_id);

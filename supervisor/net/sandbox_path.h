@@ -31,7 +31,8 @@ struct ResolvedPath {
 // followed by more components (or a trailing slash) ENOTDIR, `cwd_path` not absolute or not
 // canonical EINVAL, `cwd_path` no longer leading to `cwd_fd`'s directory (or a directory moved
 // while being walked) ESTALE, otherwise openat/readlinkat's errno. The fds are borrowed; `cwd_fd`
-// and `cwd_path` are used only for a relative `path`.
+// and `cwd_path` are used only for a relative `path`. An absolute path the kernel's confined
+// lookup (openat2 with RESOLVE_IN_ROOT) cannot find is ENOENT without a walk.
 [[nodiscard]] base::Result<ResolvedPath> ResolveInSandbox(int root_fd, int cwd_fd,
                                                           std::string_view cwd_path,
                                                           std::string_view path);

@@ -198,6 +198,22 @@ TEST_F(SandboxPathTest, DanglingSymlinkIsEnoent) {
   ExpectErrno("", "/", ENOENT);
 }
 
+TEST_F(SandboxPathTest, WhatOnlyTheHostHasIsMissingInTheRoot) {
+  // The host has these; the fake root does not. However the path gets there, it is not found.
+  ASSERT_TRUE(fs::exists("/usr/bin"));
+  Symlink("/usr", "tmp/hostlink");
+  Symlink("../../../../usr/bin", "tmp/uplink");
+  ExpectErrno("/usr/bin", "/", ENOENT);
+  ExpectErrno("/../../usr/bin", "/", ENOENT);
+  ExpectErrno("/tmp/hostlink/bin", "/", ENOENT);
+  ExpectErrno("/tmp/uplink", "/", ENOENT);
+  ExpectErrno("/a/b/../../../usr/bin/", "/", ENOENT);
+  // Found again once the root has it.
+  fs::create_directories(root_ / "usr/bin");
+  ExpectResolves("/tmp/hostlink/bin", "/", "/usr/bin");
+  ExpectResolves("/tmp/uplink", "/", "/usr/bin");
+}
+
 TEST_F(SandboxPathTest, NonDirectoryInTheMiddleIsEnotdir) {
   ExpectErrno("/a/b/f/x", "/", ENOTDIR);
   ExpectErrno("/a/b/f/", "/", ENOTDIR);
