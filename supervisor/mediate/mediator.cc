@@ -139,6 +139,7 @@ void Mediator::Handle(const Notification& n) noexcept {
       tgid = n.tid;
     } else {
       tgid = KnownThreadGroupOf(n.tid);
+      if (!tgid) tgid = NewLeader(n.tid);
       if (!tgid) tgid = ThreadGroupOf(n.tid);
     }
     if (!tgid) return listener_->RespondError(n.id, ESRCH);  // the thread is gone already
@@ -177,12 +178,29 @@ int Mediator::ProcDirOf(pid_t tgid) const noexcept {
   return it == processes_.end() ? -1 : it->second->proc_dir.Get();
 }
 
+std::optional<pid_t> Mediator::NewLeader(pid_t tid) noexcept {
+  // pidfd_open without PIDFD_THREAD refuses (EINVAL) a thread that does not lead its group. The
+  // pidfd it gives is the one ProcessFor would open next. A thread that died and whose id was
+  // taken meanwhile is caught as everywhere else: ID_VALID after the reads fails.
+  // A known process of that id that has exited but is not yet noticed as such: left to the
+  // slow path, as before.
+  if (processes_.count(tid) != 0) return std::nullopt;
+  base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)));
+  if (!pidfd || Adopt(tid, std::move(pidfd)) == nullptr) return std::nullopt;
+  return tid;
+}
+
 Mediator::Process* Mediator::ProcessFor(pid_t tgid) noexcept {
   auto it = processes_.find(tgid);
   if (it != processes_.end()) return it->second.get();
+  base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
+  if (!pidfd) return nullptr;
+  return Adopt(tgid, std::move(pidfd));
+}
+
+Mediator::Process* Mediator::Adopt(pid_t tgid, base::UniqueFd pidfd) noexcept {
   auto process = std::make_unique<Process>();
-  process->pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)));
-  if (!process->pidfd) return nullptr;
+  process->pidfd = std::move(pidfd);
   process->proc_dir = OpenProcDir(tgid, process->pidfd.Get());
   // One pidfd per process, kept while it lives: it is how we copy its sockets, and it becomes
   // readable when the process exits, which cancels its pending requests.

@@ -121,6 +121,10 @@ class Mediator {
   void CheckName(const NameQuestion& question, std::function<void(NameVerdict)> done) noexcept;
 
   Process* ProcessFor(pid_t tgid) noexcept;
+  // Starts tracking process `tgid` with its pidfd (replacing nothing: `tgid` is not known yet).
+  Process* Adopt(pid_t tgid, base::UniqueFd pidfd) noexcept;
+  // `tid` when it leads its thread group, a process not known yet, which is then tracked.
+  std::optional<pid_t> NewLeader(pid_t tid) noexcept;
   // The known process's /proc directory, or -1 (unknown, or not opened): for target_process.h.
   [[nodiscard]] int ProcDirOf(pid_t tgid) const noexcept;
   // The process among those known that thread `tid` belongs to, without reading its status.
