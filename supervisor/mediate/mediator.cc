@@ -179,12 +179,12 @@ int Mediator::ProcDirOf(pid_t tgid) const noexcept {
 }
 
 std::optional<pid_t> Mediator::NewLeader(pid_t tid) noexcept {
-  // pidfd_open without PIDFD_THREAD refuses (EINVAL) a thread that does not lead its group. The
-  // pidfd it gives is the one ProcessFor would open next. A thread that died and whose id was
-  // taken meanwhile is caught as everywhere else: ID_VALID after the reads fails.
   // A known process of that id that has exited but is not yet noticed as such: left to the
   // slow path, as before.
   if (processes_.count(tid) != 0) return std::nullopt;
+  // pidfd_open without PIDFD_THREAD refuses (EINVAL) a thread that does not lead its group. The
+  // pidfd it gives is the one ProcessFor would open next. A thread that died and whose id was
+  // taken meanwhile is caught as everywhere else: ID_VALID after the reads fails.
   base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)));
   if (!pidfd || Adopt(tid, std::move(pidfd)) == nullptr) return std::nullopt;
   return tid;

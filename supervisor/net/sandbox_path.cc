@@ -68,7 +68,8 @@ bool MissingInRoot(int root_fd, const std::string& path) {
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  base::UniqueFd found(static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how)));
+  base::UniqueFd found(
+      static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how)));
   return !found && errno == ENOENT;
 }
 
