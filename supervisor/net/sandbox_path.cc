@@ -273,8 +273,9 @@ base::Result<ResolvedPath> ResolveInSandbox(int root_fd, int cwd_fd, std::string
   if (path.empty()) return base::Error{ENOENT, "empty path"};
   if (path.size() >= PATH_MAX) return base::Error{ENAMETOOLONG, "path too long"};
   if (path.find('\0') != std::string_view::npos) return base::Error{EINVAL, "NUL in path"};
-  if (path.front() == '/' && MissingInRoot(root_fd, std::string(path))) {
-    return base::Error{ENOENT, "openat2(" + std::string(path) + ")"};
+  if (path.front() == '/') {
+    const std::string absolute(path);
+    if (MissingInRoot(root_fd, absolute)) return base::Error{ENOENT, "openat2(" + absolute + ")"};
   }
   auto root_id = IdentityOf(root_fd);
   if (!root_id) return root_id.Err();
