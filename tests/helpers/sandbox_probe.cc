@@ -361,6 +361,9 @@ int SwapRace(const char* address, const char* allowed, const char* forbidden, in
   });
   int ok = 0, err = 0;
   for (int i = 0; i < iterations; ++i) {
+    // Each attempt starts from the two ports in turn: a flipper that gets no CPU while the
+    // connects run (two vCPUs, a busy machine) would otherwise leave every attempt on one port.
+    reinterpret_cast<volatile uint16_t&>(shared.sin_port) = ports[i & 1];
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     (connect(fd, reinterpret_cast<sockaddr*>(&shared), sizeof shared) == 0 ? ok : err)++;
     close(fd);
@@ -454,16 +457,22 @@ int UnixSwapRace(const std::string& allowed, const std::string& forbidden, int i
   }
   shared = UnixPath(allowed);
   const std::string* paths[2] = {&allowed, &forbidden};
+  // The tests pass paths that differ in one byte: every read sees one whole path or the other.
+  auto write_path = [](const std::string& path) {
+    volatile char* bytes = shared.sun_path;
+    for (std::size_t k = 0; k < path.size(); ++k) bytes[k] = path[k];
+  };
   std::atomic<bool> stop{false};
   std::thread flipper([&] {
-    volatile char* bytes = shared.sun_path;
-    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      const std::string& path = *paths[i & 1];
-      for (std::size_t k = 0; k < path.size(); ++k) bytes[k] = path[k];
-    }
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) write_path(*paths[i & 1]);
   });
   int ok = 0, err = 0;
-  for (int i = 0; i < iterations; ++i) (UnixConnectOnce(shared, SOCK_STREAM) == 0 ? ok : err)++;
+  for (int i = 0; i < iterations; ++i) {
+    // Each attempt starts from the two paths in turn: a flipper that gets no CPU while the
+    // connects run (two vCPUs, a busy machine) would otherwise leave every attempt on one path.
+    write_path(*paths[i & 1]);
+    (UnixConnectOnce(shared, SOCK_STREAM) == 0 ? ok : err)++;
+  }
   stop = true;
   flipper.join();
   std::printf("ok=%d err=%d\n", ok, err);
